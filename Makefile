@@ -1,0 +1,177 @@
+# Forge — the only build entry point. See README.md.
+#
+#   make deps         install missing Debian packages (root; quiet when nothing is missing)
+#   make              build every binary into build/
+#   make run          start an isolated container from a busybox rootfs and report its isolation
+#   make test         deps + build + unit + integration + security + vmtest (what CI runs)
+#   make unit | integration | security | vmtest | bench | clean
+
+VERSION   := $(shell cat VERSION)
+BUILD     := build
+OBJ       := $(BUILD)/obj
+CC        ?= gcc
+
+# Debian packages the build and the tests need. The library list follows DESIGN §3;
+# the tools are peers for benchmarks and what the tests use to observe.
+DEB_BUILD := gcc make pkg-config libc6-dev \
+	libsodium-dev libjansson-dev libseccomp-dev libcap-dev libcmocka-dev \
+	libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libyaml-dev \
+	libzstd-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev libselinux1-dev
+DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc \
+	qemu-system-x86 linux-image-amd64 cpio kmod
+DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
+
+# pkg-config is expanded lazily (recursive '='), so `make test` can install the
+# packages first and build in a sub-make that sees them.
+PKGS_COMMON  = libsodium jansson
+PKGS_RUNTIME = libseccomp libcap
+pc_cflags    = $(shell pkg-config --cflags $(1))
+pc_libs      = $(shell pkg-config --libs $(1))
+
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-missing-field-initializers -Wvla
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection \
+	-fcf-protection -fPIE
+LDHARDEN := -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -I. -MMD -MP \
+	-DFORGE_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS) \
+	$(call pc_cflags,$(PKGS_COMMON) $(PKGS_RUNTIME))
+ALL_LDFLAGS = $(LDHARDEN) $(LDFLAGS)
+
+COMMON_SRC  := $(wildcard common/*.c)
+RUNTIME_SRC := $(wildcard runtime/*.c)
+RUNTIME_ASM := runtime/seccomp_profile.S
+CLI_SRC     := $(wildcard cli/*.c)
+
+COMMON_OBJ  := $(COMMON_SRC:%.c=$(OBJ)/%.o)
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o) $(RUNTIME_ASM:%.S=$(OBJ)/%.o)
+CLI_OBJ     := $(CLI_SRC:%.c=$(OBJ)/%.o)
+
+LIB_COMMON  := $(BUILD)/libforge-common.a
+LIB_RUNTIME := $(BUILD)/libforge-runtime.a
+
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+INTEG_SRC   := $(wildcard tests/integration/test_*.c)
+INTEG_BIN   := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+
+BINARIES    := $(BUILD)/forgectl
+
+.PHONY: all deps run test unit integration security vmtest bench bench-container-start \
+	rootfs clean check-root format tidy
+
+all: $(BINARIES) $(UNIT_BIN) $(INTEG_BIN)
+
+# ---------------------------------------------------------------- build rules
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The seccomp profile is a data file; the assembler embeds it verbatim.
+$(OBJ)/runtime/seccomp_profile.o: runtime/seccomp_profile.S runtime/seccomp.profile
+	@mkdir -p $(dir $@)
+	$(CC) -c -I. -o $@ $<
+
+$(LIB_COMMON): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_RUNTIME): $(RUNTIME_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/forgectl: $(CLI_OBJ) $(LIB_RUNTIME) $(LIB_COMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_RUNTIME) $(LIB_COMMON) \
+		$(call pc_libs,$(PKGS_RUNTIME) $(PKGS_COMMON))
+
+# common's own tests link common only, so they build before the runtime does.
+$(BUILD)/tests/unit/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< $(LIB_COMMON) \
+		$(call pc_libs,cmocka $(PKGS_COMMON))
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_RUNTIME) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< \
+		$(LIB_RUNTIME) $(LIB_COMMON) \
+		$(call pc_libs,cmocka $(PKGS_RUNTIME) $(PKGS_COMMON))
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB_RUNTIME) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< \
+		$(LIB_RUNTIME) $(LIB_COMMON) \
+		$(call pc_libs,cmocka $(PKGS_RUNTIME) $(PKGS_COMMON))
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- set-up
+
+# Idempotent: asks dpkg what is missing and installs only that.
+deps:
+	@missing=""; for p in $(DEB_ALL); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make deps: missing Debian packages:$$missing" >&2; \
+			echo "make deps: run 'sudo make deps' (installing needs root)" >&2; exit 1; \
+		fi; \
+		echo "make deps: installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends $$missing >$(BUILD).deps.log 2>&1 || \
+		{ apt-get update -q >>$(BUILD).deps.log 2>&1 && \
+		  apt-get install -y -q --no-install-recommends $$missing >>$(BUILD).deps.log 2>&1; } || \
+		{ echo "make deps: apt-get failed, see $(BUILD).deps.log" >&2; exit 1; }; \
+		rm -f $(BUILD).deps.log; \
+	fi
+
+# ---------------------------------------------------------------- run
+
+ROOTFS := $(BUILD)/rootfs/busybox
+
+$(ROOTFS)/bin/busybox:
+	tests/lib/mkrootfs-busybox.sh $(ROOTFS)
+
+rootfs: $(ROOTFS)/bin/busybox
+
+run: deps
+	@$(MAKE) --no-print-directory $(BUILD)/forgectl rootfs
+	@tests/lib/run-demo.sh $(BUILD)/forgectl $(ROOTFS)
+
+# ---------------------------------------------------------------- tests
+
+check-root:
+	@[ "$$(id -u)" = 0 ] || { echo "this target needs root (real namespaces, cgroups)" >&2; exit 1; }
+
+test: deps
+	@$(MAKE) --no-print-directory all rootfs
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory security
+	@$(MAKE) --no-print-directory vmtest
+
+unit: $(UNIT_BIN)
+	@tests/lib/run-suite.sh unit $(UNIT_BIN)
+
+integration: check-root all rootfs
+	@tests/integration/run.sh
+
+security: check-root all rootfs
+	@tests/security/run.sh
+
+vmtest: check-root all rootfs
+	@tests/vm/run.sh
+
+bench: bench-container-start
+
+bench-container-start: check-root all rootfs
+	@bench/container_start.sh
+
+format:
+	clang-format -i $$(find common runtime cli tests bench -name '*.[ch]')
+
+clean:
+	rm -rf $(BUILD) $(BUILD).deps.log

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* forgectl's subcommands share the global options parsed by main(). */
+#ifndef FORGE_CLI_H
+#define FORGE_CLI_H
+
+#include "common/common.h"
+
+/* Exit codes, as container tools use them (docker, podman, crun). */
+#define EXIT_USAGE     2   /* bad arguments */
+#define EXIT_SETUP     125 /* Forge itself failed */
+#define EXIT_NOEXEC    126 /* the command cannot be executed */
+#define EXIT_NOTFOUND  127 /* the command was not found */
+
+struct cli_globals {
+	const char *root;   /* --root, or NULL */
+	const char *prefix; /* --prefix, or NULL */
+};
+
+/* Prints "forgectl CMD: message" on stderr and returns code. */
+int cli_fail(int code, const char *cmd, const char *fmt, ...) FORGE_PRINTF(3, 4);
+
+int cmd_run(const struct cli_globals *g, int argc, char **argv);
+
+#endif /* FORGE_CLI_H */

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* forgectl: the operator's command-line tool. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage_text[] =
+	"usage: forgectl [--root DIR] [--prefix NAME] [--log-level LEVEL] COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  run        run one isolated container in the foreground (see forgectl run --help)\n"
+	"\n"
+	"options:\n"
+	"  --root DIR         Forge's root (default $FORGE_ROOT or /)\n"
+	"  --prefix NAME      kernel object prefix (default $FORGE_PREFIX or forge)\n"
+	"  --log-level LEVEL  debug, info, warn or error (default warn)\n"
+	"  --version          print the version\n";
+
+int cli_fail(int code, const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "forgectl%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"prefix", required_argument, NULL, 'p'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_globals g = {0};
+	enum forge_log_level level = FORGE_LOG_WARN;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			g.root = optarg;
+			break;
+		case 'p':
+			g.prefix = optarg;
+			break;
+		case 'l':
+			if (forge_log_level_parse(optarg, &level) < 0)
+				return cli_fail(EXIT_USAGE, NULL,
+						"--log-level: unknown level \"%s\"", optarg);
+			break;
+		case 'V':
+			printf("forgectl %s\n", FORGE_VERSION);
+			return 0;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	forge_log_init("forgectl", level, 2);
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[optind];
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	optind = 0; /* reset getopt for the subcommand (0 also re-reads GNU flags) */
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(&g, sub_argc, sub_argv);
+	return cli_fail(EXIT_USAGE, NULL, "unknown command \"%s\" (see forgectl --help)", cmd);
+}

@@ -1,0 +1,1437 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The container launcher: the launcher (root, initial namespaces) and the
+ * container's init (its clone, inside the new namespaces) talk over a
+ * SOCK_SEQPACKET pair:
+ *
+ *   launcher                               init (new user/mnt/pid/uts/ipc/net ns)
+ *   state dir, cgroup, clone3  ───────▶    waits for GO
+ *   uid/gid maps, (v1) cgroup attach
+ *   rootfs: idmapped lower layers + overlay, a detached mount
+ *   GO + rootfs fd (SCM_RIGHTS) ───────▶   attach rootfs, /proc (masked), /dev,
+ *                                          /tmp, /run, pivot_root, hostname,
+ *                                          caps, no_new_privs, seccomp,
+ *                                          fork+exec the command
+ *                               ◀───────   READY | EXEC_FAILED | ERROR
+ *                               ◀───────   EXIT (the command's wait status)
+ *
+ * The launcher never resolves a path inside the rootfs. init resolves mount
+ * targets only with openat2(RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV) relative
+ * to the rootfs mount, whose mount-point directories come from Forge's own
+ * upper layer, so an image whose /dev or /proc is a symlink cannot redirect
+ * a mount anywhere.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <linux/nsfs.h>
+#include <linux/openat2.h>
+
+#include <sys/capability.h>
+
+#include "runtime/internal.h"
+
+#define DEFAULT_PATH       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define START_TIMEOUT_MS   10000
+#define MIN_MEMORY_BYTES   (1ULL << 20)
+#define MIN_TMPFS_BYTES    (1ULL << 20)
+#define MIN_CPU_QUOTA_US   1000
+
+enum sync_type {
+	MSG_GO = 1,      /* launcher → init, carries the rootfs fd */
+	MSG_READY,       /* init → launcher: the command runs */
+	MSG_EXEC_FAILED, /* init → launcher: the command could not be exec'd */
+	MSG_ERROR,       /* init → launcher: setup failed */
+	MSG_EXIT,        /* init → launcher: the command's wait status */
+};
+
+struct sync_msg {
+	uint32_t type;
+	int32_t err;     /* positive errno for EXEC_FAILED / ERROR */
+	int32_t wstatus; /* for EXIT */
+	char text[244];
+};
+
+/* Masked /proc entries (runc's defaults): files get /dev/null bound over
+ * them, directories an empty read-only tmpfs. */
+static const char *const proc_masked[] = {
+	"acpi", "asound", "kcore", "keys", "latency_stats", "timer_list",
+	"timer_stats", "sched_debug", "scsi", "sysrq-trigger", NULL,
+};
+/* Read-only /proc entries. */
+static const char *const proc_readonly[] = {"bus", "fs", "irq", "sys", NULL};
+/* Host device nodes bound into the container's /dev (mknod is not possible
+ * in a user namespace). */
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
+/* Mount points Forge's own upper layer provides over whatever the image has. */
+static const char *const upper_dirs[] = {"proc", "dev", "tmp", "run", "sys", NULL};
+
+/* ================================================================= spec */
+
+void forge_container_spec_init(struct forge_container_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->limits.memory_bytes = FORGE_LIMIT_NONE;
+	spec->limits.pids = FORGE_LIMIT_NONE;
+	spec->limits.cpu_quota_us = FORGE_LIMIT_NONE;
+	spec->limits.cpu_period_us = FORGE_CPU_PERIOD_US;
+	spec->id_count = 65536;
+	spec->netns_fd = -1;
+	spec->stdio[0] = spec->stdio[1] = spec->stdio[2] = -1;
+	spec->tmpfs_bytes = 64ULL << 20;
+	spec->seccomp_mode = FORGE_SECCOMP_ENFORCE;
+}
+
+static bool name_is_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+			  (i > 0 && (ch == '-' || ch == '_' || ch == '.'));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static bool hostname_is_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64 || s[0] == '-' || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+static int validate_limits(const struct forge_limits *l, struct forge_err *err)
+{
+	if (l->memory_bytes != FORGE_LIMIT_NONE && l->memory_bytes < MIN_MEMORY_BYTES)
+		return forge_err_set(err, -EINVAL,
+				     "spec: memory limit %" PRIu64 " bytes is below the minimum of 1 MiB",
+				     l->memory_bytes);
+	if (l->pids == 0)
+		return forge_err_set(err, -EINVAL, "spec: pids limit must be at least 1");
+	if (l->cpu_quota_us != FORGE_LIMIT_NONE) {
+		if (l->cpu_quota_us < MIN_CPU_QUOTA_US)
+			return forge_err_set(err, -EINVAL,
+					     "spec: cpu quota %" PRIu64
+					     "us is below the kernel's minimum of 1000us",
+					     l->cpu_quota_us);
+		if (l->cpu_period_us < 1000 || l->cpu_period_us > 1000000)
+			return forge_err_set(err, -EINVAL,
+					     "spec: cpu period %" PRIu64 "us is outside 1000..1000000",
+					     l->cpu_period_us);
+	}
+	return 0;
+}
+
+int forge_container_spec_validate(const struct forge_container_spec *spec, struct forge_err *err)
+{
+	struct stat st;
+	int rc;
+
+	if (!name_is_valid(spec->name))
+		return forge_err_set(err, -EINVAL,
+				     "spec: container name \"%s\" must match [a-z0-9][a-z0-9_.-]{0,62}",
+				     spec->name ? spec->name : "");
+	if (spec->n_lowerdirs == 0 || !spec->lowerdirs)
+		return forge_err_set(err, -EINVAL, "spec: no rootfs given");
+	if (spec->n_lowerdirs > 32)
+		return forge_err_set(err, -E2BIG, "spec: %zu rootfs layers (at most 32)",
+				     spec->n_lowerdirs);
+	for (size_t i = 0; i < spec->n_lowerdirs; i++) {
+		const char *d = spec->lowerdirs[i];
+		if (!d || !*d)
+			return forge_err_set(err, -EINVAL, "spec: empty rootfs path");
+		if (stat(d, &st) < 0)
+			return forge_err_errno(err, errno, "rootfs %s", d);
+		if (!S_ISDIR(st.st_mode))
+			return forge_err_errno(err, ENOTDIR, "rootfs %s", d);
+	}
+	if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
+		return forge_err_set(err, -EINVAL, "spec: no command given");
+	for (const char *const *e = spec->envp; e && *e; e++)
+		if (!strchr(*e, '=') || **e == '=')
+			return forge_err_set(err, -EINVAL,
+					     "spec: environment entry \"%s\" is not KEY=VALUE", *e);
+	if (spec->cwd && spec->cwd[0] != '/')
+		return forge_err_set(err, -EINVAL, "spec: working dir \"%s\" is not absolute",
+				     spec->cwd);
+	if (spec->hostname && !hostname_is_valid(spec->hostname))
+		return forge_err_set(err, -EINVAL, "spec: invalid hostname \"%s\"", spec->hostname);
+	unsigned last = (unsigned)cap_max_bits() - 1;
+	if (last < 63 && (spec->caps >> (last + 1)) != 0)
+		return forge_err_set(err, -EINVAL,
+				     "spec: capability bit beyond the kernel's last (%u)", last);
+	rc = validate_limits(&spec->limits, err);
+	if (rc < 0)
+		return rc;
+	if (spec->host_uid == 0 || spec->host_gid == 0)
+		return forge_err_set(err, -EPERM,
+				     "spec: the host uid/gid range must not include root (0)");
+	if (spec->id_count == 0 || (uint64_t)spec->host_uid + spec->id_count > UINT32_MAX ||
+	    (uint64_t)spec->host_gid + spec->id_count > UINT32_MAX)
+		return forge_err_set(err, -ERANGE, "spec: host id range %u+%u is invalid",
+				     spec->host_uid, spec->id_count);
+	if (!spec->cgroup || !*spec->cgroup)
+		return forge_err_set(err, -EINVAL, "spec: no cgroup name given");
+	if (!spec->state_dir || spec->state_dir[0] != '/')
+		return forge_err_set(err, -EINVAL, "spec: state dir must be an absolute path");
+	if (spec->tmpfs_bytes < MIN_TMPFS_BYTES)
+		return forge_err_set(err, -EINVAL, "spec: tmpfs size below 1 MiB");
+	if (spec->seccomp_mode < 0 || spec->seccomp_mode >= FORGE_SECCOMP_COUNT)
+		return forge_err_set(err, -EINVAL, "spec: unknown seccomp mode");
+	if (spec->netns_fd >= 0) {
+		int type = ioctl(spec->netns_fd, NS_GET_NSTYPE);
+		if (type != CLONE_NEWNET)
+			return forge_err_set(err, -EINVAL,
+					     "spec: netns fd %d is not a network namespace",
+					     spec->netns_fd);
+	}
+	return 0;
+}
+
+/* ================================================================= runtime */
+
+int forge_runtime_open(struct forge_runtime **out, const struct forge_runtime_config *cfg,
+		       struct forge_err *err)
+{
+	const char *prefix = cfg && cfg->prefix ? cfg->prefix : "forge";
+	const char *cgroot = cfg && cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup";
+	const struct forge_seccomp_prog *prog;
+	int rc;
+
+	if (strlen(prefix) > FORGE_PREFIX_MAX || !forge_name_is_component(prefix))
+		return forge_err_set(err, -EINVAL, "runtime: invalid prefix \"%s\"", prefix);
+	if (forge_crypto_init() < 0)
+		return forge_err_set(err, -EIO, "runtime: libsodium initialisation failed");
+	struct forge_runtime *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return forge_err_set(err, -ENOMEM, "runtime: out of memory");
+	snprintf(rt->prefix, sizeof(rt->prefix), "%s", prefix);
+	rc = forge_cgroup_layout_detect(&rt->cg, cgroot, prefix, err);
+	if (rc == 0)
+		rc = forge_runtime_seccomp(rt, FORGE_SECCOMP_ENFORCE, &prog, err);
+	if (rc < 0) {
+		forge_runtime_close(rt);
+		return rc;
+	}
+	*out = rt;
+	return 0;
+}
+
+void forge_runtime_close(struct forge_runtime *rt)
+{
+	if (!rt)
+		return;
+	for (int i = 0; i < FORGE_SECCOMP_COUNT; i++)
+		if (rt->have_seccomp[i])
+			forge_seccomp_prog_free(&rt->seccomp[i]);
+	free(rt);
+}
+
+int forge_runtime_seccomp(struct forge_runtime *rt, enum forge_seccomp_mode mode,
+			  const struct forge_seccomp_prog **out, struct forge_err *err)
+{
+	if (!rt->have_seccomp[mode]) {
+		size_t len = (size_t)(forge_seccomp_profile_end - forge_seccomp_profile_start);
+		int rc = forge_seccomp_compile(forge_seccomp_profile_start, len, mode,
+					       &rt->seccomp[mode], err);
+		if (rc < 0)
+			return rc;
+		rt->have_seccomp[mode] = true;
+	}
+	*out = &rt->seccomp[mode];
+	return 0;
+}
+
+const char *forge_runtime_cgroup_mode(const struct forge_runtime *rt)
+{
+	return rt->cg.v2 ? "v2" : "v1";
+}
+
+unsigned forge_runtime_seccomp_allowed(const struct forge_runtime *rt)
+{
+	return rt->seccomp[FORGE_SECCOMP_ENFORCE].allowed;
+}
+
+const char *forge_runtime_seccomp_sha256(const struct forge_runtime *rt)
+{
+	return rt->seccomp[FORGE_SECCOMP_ENFORCE].sha256;
+}
+
+/* ================================================================= sync */
+
+static int sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
+	FORGE_PRINTF(6, 7);
+
+static int sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
+{
+	struct sync_msg m = {.type = type, .err = e, .wstatus = wstatus};
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(m.text, sizeof(m.text), fmt, ap);
+		va_end(ap);
+	}
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	ssize_t n;
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(m) ? 0 : -(n < 0 ? errno : EPROTO);
+}
+
+/* Receives one message; *fd gets a passed descriptor or -1. 0 at EOF. */
+static ssize_t sync_recv(int sock, struct sync_msg *m, int *fd, int flags)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	ssize_t n;
+	if (fd)
+		*fd = -1;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			int got;
+			memcpy(&got, CMSG_DATA(cm), sizeof(int));
+			if (fd && *fd < 0)
+				*fd = got;
+			else
+				close(got);
+		}
+	}
+	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		return -EPROTO;
+	m->text[sizeof(m->text) - 1] = '\0';
+	return n;
+}
+
+/* ================================================================= init side */
+
+struct child_ctx {
+	const struct forge_container_spec *spec;
+	struct forge_container *c;
+	const struct forge_seccomp_prog *prog;
+	bool v1_cgroupns; /* unshare the cgroup namespace after the v1 attach */
+};
+
+static int child_sock = -1;
+
+static void child_fail(int e, const char *fmt, ...) FORGE_PRINTF(2, 3) __attribute__((noreturn));
+
+/* Reports a setup failure to the launcher and ends init. */
+static void child_fail(int e, const char *fmt, ...)
+{
+	char text[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	sync_send(child_sock, MSG_ERROR, e, 0, -1, "%s: %s", text, strerror(e));
+	_exit(125);
+}
+
+/* Opens name (one component) directly under dirfd, refusing symlinks and
+ * mount crossings: the only way init looks up a mount target. */
+static int open_target(int dirfd, const char *name, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(O_PATH | O_CLOEXEC | O_NOFOLLOW | flags),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			   RESOLVE_NO_XDEV,
+	};
+	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+}
+
+/* New filesystem from fsopen/fsconfig/fsmount, attached on dirfd/name.
+ * opts are "key=value" strings or bare flags. Returns the mount's fd. */
+static int mount_new_fs(int dirfd, const char *name, const char *fstype,
+			const char *const *opts, unsigned attrs)
+{
+	int fs = sys_fsopen(fstype, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	for (const char *const *o = opts; o && *o; o++) {
+		char key[64];
+		const char *eq = strchr(*o, '=');
+		int r;
+		if (eq) {
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - *o), *o);
+			r = sys_fsconfig(fs, FSCONFIG_SET_STRING, key, eq + 1, 0);
+		} else {
+			r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, *o, NULL, 0);
+		}
+		if (r < 0) {
+			int e = errno;
+			close(fs);
+			return -e;
+		}
+	}
+	int m = -1, target = -1, rc = 0;
+	if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+	    (m = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs)) < 0 ||
+	    (target = open_target(dirfd, name, O_DIRECTORY)) < 0 ||
+	    sys_move_mount(m, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		rc = -errno;
+	close(fs);
+	if (target >= 0)
+		close(target);
+	if (rc < 0) {
+		if (m >= 0)
+			close(m);
+		return rc;
+	}
+	return m;
+}
+
+/* Binds a clone of the host's src over dirfd/name (a file or directory). */
+static int bind_host(const char *src, int dirfd, const char *name)
+{
+	int t = sys_open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (t < 0)
+		return -errno;
+	int target = open_target(dirfd, name, 0);
+	int rc = 0;
+	if (target < 0 ||
+	    sys_move_mount(t, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		rc = -errno;
+	if (target >= 0)
+		close(target);
+	close(t);
+	return rc;
+}
+
+static void setup_proc(int rootfd)
+{
+	static const char *const no_opts[] = {NULL};
+	int proc = mount_new_fs(rootfd, "proc", "proc", no_opts,
+				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (proc < 0)
+		child_fail(-proc, "mount /proc");
+	for (const char *const *p = proc_masked; *p; p++) {
+		struct stat st;
+		if (fstatat(proc, *p, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* not on this kernel */
+		int rc;
+		if (S_ISDIR(st.st_mode)) {
+			static const char *const ro_opts[] = {"size=4096", "nr_inodes=2", NULL};
+			rc = mount_new_fs(proc, *p, "tmpfs", ro_opts,
+					  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+						  MOUNT_ATTR_NOEXEC);
+			if (rc >= 0)
+				close(rc);
+		} else {
+			rc = bind_host("/dev/null", proc, *p);
+		}
+		if (rc < 0)
+			child_fail(-rc, "mask /proc/%s", *p);
+	}
+	for (const char *const *p = proc_readonly; *p; p++) {
+		int t = sys_open_tree(proc, *p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (t < 0) {
+			if (errno == ENOENT)
+				continue;
+			child_fail(errno, "clone /proc/%s", *p);
+		}
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+						      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+		int target = open_target(proc, *p, 0);
+		if (target < 0 || sys_mount_setattr(t, "", AT_EMPTY_PATH, &attr) < 0 ||
+		    sys_move_mount(t, "", target, "",
+				   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			child_fail(errno, "read-only /proc/%s", *p);
+		close(target);
+		close(t);
+	}
+	close(proc);
+}
+
+static void setup_dev(int rootfd, const struct forge_container_spec *spec)
+{
+	static const char *const dev_opts[] = {"mode=0755", "size=65536", "nr_inodes=64", NULL};
+	int dev = mount_new_fs(rootfd, "dev", "tmpfs", dev_opts,
+			       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (dev < 0)
+		child_fail(-dev, "mount /dev");
+	for (const char *const *d = dev_nodes; *d; d++) {
+		char src[32];
+		snprintf(src, sizeof(src), "/dev/%s", *d);
+		if (access(src, F_OK) < 0 && strcmp(*d, "tty") == 0)
+			continue; /* a host without /dev/tty: the container goes without */
+		int f = openat(dev, *d, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+		if (f < 0)
+			child_fail(errno, "create /dev/%s", *d);
+		close(f);
+		int rc = bind_host(src, dev, *d);
+		if (rc < 0)
+			child_fail(-rc, "bind /dev/%s", *d);
+	}
+	if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0)
+		child_fail(errno, "mkdir in /dev");
+	/* gid 5 is tty in Debian-style images; only when it is mapped. */
+	const char *pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL};
+	if (spec->id_count <= 5)
+		pts_opts[3] = NULL;
+	int m = mount_new_fs(dev, "pts", "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (m < 0)
+		child_fail(-m, "mount /dev/pts");
+	close(m);
+	char size[48];
+	snprintf(size, sizeof(size), "size=%" PRIu64, spec->tmpfs_bytes);
+	const char *shm_opts[] = {"mode=1777", size, NULL};
+	m = mount_new_fs(dev, "shm", "tmpfs", shm_opts,
+			 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (m < 0)
+		child_fail(-m, "mount /dev/shm");
+	close(m);
+	static const char *const links[][2] = {
+		{"ptmx", "pts/ptmx"},         {"fd", "/proc/self/fd"},
+		{"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+		{"stderr", "/proc/self/fd/2"},
+	};
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
+			child_fail(errno, "symlink /dev/%s", links[i][0]);
+	/* Nothing may be created in /dev later (the binds and the pts/shm mounts
+	 * keep their own flags). */
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+	if (sys_mount_setattr(dev, "", AT_EMPTY_PATH, &ro) < 0)
+		child_fail(errno, "read-only /dev");
+	close(dev);
+}
+
+static void setup_tmpfs(int rootfd, const char *name, const char *mode, uint64_t bytes)
+{
+	char m[16], size[48];
+	snprintf(m, sizeof(m), "mode=%s", mode);
+	snprintf(size, sizeof(size), "size=%" PRIu64, bytes);
+	const char *opts[] = {m, size, NULL};
+	int fd = mount_new_fs(rootfd, name, "tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (fd < 0)
+		child_fail(-fd, "mount /%s", name);
+	close(fd);
+}
+
+int forge_fds_arrange(const int *fds, int n, int first_cloexec)
+{
+	int tmp[8];
+	if (n > 8)
+		return -EINVAL;
+	/* Copies above every target first, so no dup2 overwrites a source. */
+	for (int i = 0; i < n; i++) {
+		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100);
+		if (tmp[i] < 0)
+			return -errno;
+	}
+	for (int i = 0; i < n; i++)
+		if (dup3(tmp[i], i, i >= first_cloexec ? O_CLOEXEC : 0) < 0)
+			return -errno;
+	syscall(SYS_close_range, (unsigned)n, ~0U, 0U);
+	return 0;
+}
+
+/* stdio to 0-2, the sync socket to 3; everything else the launcher had open
+ * is closed. */
+static void child_fds(const struct forge_container_spec *spec, int sock)
+{
+	int fds[4] = {spec->stdio[0], spec->stdio[1], spec->stdio[2], sock};
+	int null = -1;
+	for (int i = 0; i < 3; i++)
+		if (fds[i] < 0) {
+			if (null < 0)
+				null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			fds[i] = null;
+		}
+	if (forge_fds_arrange(fds, 4, 3) < 0)
+		_exit(125); /* cannot even report: the socket is what failed */
+	child_sock = 3;
+}
+
+int forge_exec_search(const char *const *argv, char *const *envp)
+{
+	const char *cmd = argv[0];
+	if (strchr(cmd, '/')) {
+		execve(cmd, (char *const *)argv, envp);
+		return errno;
+	}
+	const char *path = DEFAULT_PATH;
+	for (char *const *e = envp; e && *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	int saved = ENOENT;
+	char buf[FORGE_PATH_MAX];
+	for (const char *p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+		if (dlen == 0)
+			snprintf(buf, sizeof(buf), "%s", cmd);
+		else
+			snprintf(buf, sizeof(buf), "%.*s/%s", (int)dlen, p, cmd);
+		execve(buf, (char *const *)argv, envp);
+		if (errno == EACCES || (errno != ENOENT && errno != ENOTDIR))
+			saved = errno;
+		if (!*end)
+			break;
+		p = end;
+	}
+	return saved;
+}
+
+int forge_confine_self(uint64_t caps, const struct forge_seccomp_prog *prog, const char **what)
+{
+	int last = cap_max_bits() - 1;
+	for (int cap = 0; cap <= last; cap++) {
+		if (caps & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+			*what = "drop bounding capabilities";
+			return -errno;
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) {
+		*what = "clear ambient capabilities";
+		return -errno;
+	}
+	cap_t set = cap_init();
+	if (!set) {
+		*what = "cap_init";
+		return -ENOMEM;
+	}
+	for (int cap = 0; cap <= last; cap++) {
+		if (!(caps & (1ULL << cap)))
+			continue;
+		cap_value_t v = cap;
+		cap_set_flag(set, CAP_PERMITTED, 1, &v, CAP_SET);
+		cap_set_flag(set, CAP_EFFECTIVE, 1, &v, CAP_SET);
+	}
+	int rc = cap_set_proc(set);
+	int e = errno;
+	cap_free(set);
+	if (rc < 0) {
+		*what = "set capabilities";
+		return -e;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		*what = "no_new_privs";
+		return -errno;
+	}
+	rc = forge_seccomp_install(prog);
+	if (rc < 0) {
+		*what = "seccomp";
+		return rc;
+	}
+	return 0;
+}
+
+static void reset_signals(void)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* EINVAL for KILL/STOP and RT gaps */
+}
+
+/* The command process: init's fork. Reports an exec failure through ep. */
+static void __attribute__((noreturn)) run_command(const struct forge_container *c, int ep)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close(child_sock);
+	int32_t report[2] = {0, 0}; /* errno, and 1 when it was the exec that failed */
+	if (setsid() < 0 || chdir(c->cwd) < 0) {
+		report[0] = errno;
+	} else {
+		report[1] = 1;
+		report[0] = forge_exec_search((const char *const *)c->argv, c->envp);
+	}
+	(void)!write(ep, report, sizeof(report));
+	_exit(127);
+}
+
+/* PID 1: starts the command, forwards signals, reaps orphans and reports the
+ * command's wait status; its exit ends the pid namespace. */
+static void __attribute__((noreturn)) run_init(const struct forge_container *c)
+{
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
+	int ep[2];
+	if (sfd < 0 || pipe2(ep, O_CLOEXEC) < 0)
+		child_fail(errno, "init: signalfd/pipe");
+	pid_t cmd = fork();
+	if (cmd < 0)
+		child_fail(errno, "init: fork");
+	if (cmd == 0)
+		run_command(c, ep[1]);
+	close(ep[1]);
+	int32_t report[2];
+	ssize_t n = read(ep[0], report, sizeof(report));
+	close(ep[0]);
+	if (n == (ssize_t)sizeof(report)) {
+		const char *what = report[1] ? "exec" : "chdir";
+		const char *arg = report[1] ? c->argv[0] : c->cwd;
+		sync_send(child_sock, MSG_EXEC_FAILED, report[0], 0, -1, "%s \"%s\": %s", what, arg,
+			  strerror(report[0]));
+		waitpid(cmd, NULL, 0);
+		_exit(report[0] == ENOENT ? 127 : 126);
+	}
+	sync_send(child_sock, MSG_READY, 0, 0, -1, NULL);
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGCHLD) {
+			kill(cmd, (int)si.ssi_signo);
+			continue;
+		}
+		int ws;
+		pid_t p;
+		while ((p = waitpid(-1, &ws, WNOHANG)) > 0) {
+			if (p != cmd)
+				continue; /* an orphan: reaped, nothing to report */
+			sync_send(child_sock, MSG_EXIT, 0, ws, -1, NULL);
+			_exit(WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+		}
+	}
+}
+
+/* init is a copy of the launcher: overwrite the launcher's argv in its
+ * memory (what /proc/1/cmdline shows) so the container does not learn how
+ * the launcher was started. */
+static void set_init_title(void)
+{
+	char *buf = NULL;
+	size_t len;
+	if (forge_read_knob(AT_FDCWD, "/proc/self/stat", &buf, &len, 4096, NULL) == 0) {
+		/* Fields after "(comm)": arg_start and arg_end are fields 48 and 49. */
+		char *p = strrchr(buf, ')');
+		unsigned long long start = 0, end = 0;
+		for (int field = 2; p && *p; p++) {
+			if (*p != ' ')
+				continue;
+			field++;
+			if (field == 48)
+				start = strtoull(p + 1, NULL, 10);
+			else if (field == 49) {
+				end = strtoull(p + 1, NULL, 10);
+				break;
+			}
+		}
+		if (start && end > start) {
+			char *args = (char *)(uintptr_t)start;
+			memset(args, 0, end - start);
+			snprintf(args, end - start, "forge-init");
+		}
+		free(buf);
+	}
+	prctl(PR_SET_NAME, "forge-init", 0, 0, 0);
+}
+
+static void __attribute__((noreturn)) child_main(struct child_ctx *x, int sock)
+{
+	const struct forge_container_spec *spec = x->spec;
+	struct sync_msg m;
+	int rootfd;
+
+	reset_signals();
+	child_fds(spec, sock);
+	set_init_title();
+	if (spec->die_with_parent)
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* No one outside the container's user namespace may inspect init (it is
+	 * a copy of the launcher's memory) and no one inside can either: its mm
+	 * belongs to the initial user namespace. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	ssize_t n = sync_recv(child_sock, &m, &rootfd, 0);
+	if (n <= 0 || m.type != MSG_GO || rootfd < 0)
+		_exit(125); /* the launcher gave up on us */
+
+	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
+		child_fail(errno, "become container root");
+	if (x->v1_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+		child_fail(errno, "cgroup namespace");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		child_fail(errno, "make mounts private");
+	/* The mount point is opened here, not inherited: a descriptor from the
+	 * launcher would point into the launcher's mount namespace. The path is
+	 * Forge's own state dir, not the container's. */
+	char mp[FORGE_PATH_MAX + 8];
+	snprintf(mp, sizeof(mp), "%s/root", x->c->state_dir);
+	int mpfd = open(mp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (mpfd < 0)
+		child_fail(errno, "open %s", mp);
+	if (sys_move_mount(rootfd, "", mpfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		child_fail(errno, "attach rootfs");
+	close(mpfd);
+
+	/* /proc first: the kernel lets a user namespace mount procfs only while
+	 * a fully visible procfs exists in its mount namespace (the host's, until
+	 * pivot_root detaches it). */
+	setup_proc(rootfd);
+	setup_dev(rootfd, spec);
+	setup_tmpfs(rootfd, "tmp", "1777", spec->tmpfs_bytes);
+	setup_tmpfs(rootfd, "run", "0755", spec->tmpfs_bytes);
+
+	if (fchdir(rootfd) < 0 || sys_pivot_root(".", ".") < 0)
+		child_fail(errno, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		child_fail(errno, "detach the old root");
+	if (chdir("/") < 0)
+		child_fail(errno, "chdir /");
+	close(rootfd);
+
+	const char *host = x->c->hostname;
+	if (sethostname(host, strlen(host)) < 0)
+		child_fail(errno, "sethostname");
+
+	const char *what = "";
+	int rc = forge_confine_self(spec->caps, x->prog, &what);
+	if (rc < 0)
+		child_fail(-rc, "%s", what);
+	run_init(x->c);
+}
+
+/* ================================================================= launcher side */
+
+static int write_id_maps(pid_t pid, const struct forge_container *c, struct forge_err *err)
+{
+	char path[64], line[64];
+
+	/* A launcher without CAP_SETGID in its own namespace must deny
+	 * setgroups before it may write gid_map; root keeps it allowed so the
+	 * container's own tools (su, login) can manage groups. */
+	if (geteuid() != 0) {
+		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+		int rc = forge_write_knob(AT_FDCWD, path, "deny", err);
+		if (rc < 0)
+			return rc;
+	}
+	snprintf(line, sizeof(line), "0 %u %u\n", c->host_uid, c->id_count);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	int rc = forge_write_knob(AT_FDCWD, path, line, err);
+	if (rc < 0)
+		return rc;
+	snprintf(line, sizeof(line), "0 %u %u\n", c->host_gid, c->id_count);
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	return forge_write_knob(AT_FDCWD, path, line, err);
+}
+
+/* The state dir: upper/ (owned by container root, with Forge's mount-point
+ * dirs), work/ (overlay's), root/ (where init attaches the rootfs). */
+static int make_state_dir(struct forge_container *c, struct forge_err *err)
+{
+	char p[FORGE_PATH_MAX + 32];
+	if (mkdir(c->state_dir, 0711) < 0)
+		return forge_err_errno(err, errno, "state dir %s", c->state_dir);
+	c->state_made = true;
+	static const char *const sub[] = {"upper", "work", "root"};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", c->state_dir, sub[i]);
+		if (mkdir(p, i == 1 ? 0700 : 0755) < 0)
+			return forge_err_errno(err, errno, "state dir %s", p);
+	}
+	for (const char *const *d = upper_dirs; *d; d++) {
+		snprintf(p, sizeof(p), "%s/upper/%s", c->state_dir, *d);
+		if (mkdir(p, 0755) < 0 || chown(p, c->host_uid, c->host_gid) < 0)
+			return forge_err_errno(err, errno, "state dir %s", p);
+	}
+	snprintf(p, sizeof(p), "%s/upper", c->state_dir);
+	if (chown(p, c->host_uid, c->host_gid) < 0)
+		return forge_err_errno(err, errno, "chown %s", p);
+	return 0;
+}
+
+/* Appends the overlay's own complaint (the fs context log) to err. */
+static void fs_log_into(int fs, struct forge_err *err)
+{
+	char buf[256];
+	ssize_t n;
+	while ((n = read(fs, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (err) {
+			size_t used = strlen(err->msg);
+			snprintf(err->msg + used, sizeof(err->msg) - used, " (%s)", buf);
+		}
+	}
+}
+
+/* Clones the lower dirs as detached mounts, idmapped onto the container's
+ * user namespace when the kernel and filesystem allow it. */
+static int clone_layers(struct forge_container *c, int usfd, int *layers, bool idmap,
+			struct forge_err *err)
+{
+	for (size_t i = 0; i < c->n_lowerdirs; i++) {
+		layers[i] = sys_open_tree(AT_FDCWD, c->lowerdirs[i],
+					  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (layers[i] < 0)
+			return forge_err_errno(err, errno, "rootfs %s: clone", c->lowerdirs[i]);
+		if (!idmap)
+			continue;
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)usfd};
+		if (sys_mount_setattr(layers[i], "", AT_EMPTY_PATH, &attr) < 0)
+			return -errno; /* the caller falls back */
+	}
+	return 0;
+}
+
+static void close_layers(int *layers, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (layers[i] >= 0) {
+			close(layers[i]);
+			layers[i] = -1;
+		}
+}
+
+/* The rootfs as a detached overlay mount; returns its fd. */
+static int build_rootfs(struct forge_container *c, struct forge_err *err)
+{
+	char path[64];
+	int layers[32], fs = -1, m = -1, rc;
+
+	for (size_t i = 0; i < 32; i++)
+		layers[i] = -1;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)c->pid);
+	int usfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (usfd < 0)
+		return forge_err_errno(err, errno, "rootfs: open %s", path);
+	rc = clone_layers(c, usfd, layers, true, err);
+	c->idmapped = (rc == 0);
+	if (rc < 0 && rc != -EINVAL && rc != -EPERM && rc != -EOPNOTSUPP && rc != -ENOSYS)
+		goto out;
+	if (rc < 0) {
+		/* Fallback (kernel or filesystem without idmapped mounts): image
+		 * files owned by host root show up as nobody inside. */
+		close_layers(layers, c->n_lowerdirs);
+		rc = clone_layers(c, usfd, layers, false, err);
+		if (rc < 0)
+			goto out;
+	}
+
+	char lower[32 * 24 + 1] = "";
+	for (size_t i = 0; i < c->n_lowerdirs; i++) {
+		size_t used = strlen(lower);
+		snprintf(lower + used, sizeof(lower) - used, "%s/proc/self/fd/%d", i ? ":" : "",
+			 layers[i]);
+	}
+	char upper[FORGE_PATH_MAX + 16], work[FORGE_PATH_MAX + 16];
+	snprintf(upper, sizeof(upper), "%s/upper", c->state_dir);
+	snprintf(work, sizeof(work), "%s/work", c->state_dir);
+	fs = sys_fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0) {
+		rc = forge_err_errno(err, errno, "rootfs: fsopen overlay");
+		goto out;
+	}
+	if (sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
+	    sys_fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+	    sys_fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+	    sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		rc = forge_err_errno(err, errno, "rootfs: overlay of %s", c->lowerdirs[0]);
+		fs_log_into(fs, err);
+		goto out;
+	}
+	unsigned attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (c->writable ? 0 : MOUNT_ATTR_RDONLY);
+	m = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	if (m < 0)
+		rc = forge_err_errno(err, errno, "rootfs: fsmount");
+out:
+	close_layers(layers, c->n_lowerdirs);
+	if (fs >= 0)
+		close(fs);
+	close(usfd);
+	return rc < 0 ? rc : m;
+}
+
+static char **build_env(const char *const *envp)
+{
+	size_t n = 0;
+	bool has_path = false, has_home = false;
+	for (const char *const *e = envp; e && *e; e++, n++) {
+		has_path |= strncmp(*e, "PATH=", 5) == 0;
+		has_home |= strncmp(*e, "HOME=", 5) == 0;
+	}
+	char **out = calloc(n + 3, sizeof(char *));
+	if (!out)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(out[k++] = strdup(envp[i])))
+			goto fail;
+	if (!has_path && !(out[k++] = strdup("PATH=" DEFAULT_PATH)))
+		goto fail;
+	if (!has_home && !(out[k++] = strdup("HOME=/root")))
+		goto fail;
+	return out;
+fail:
+	for (size_t i = 0; i < k; i++)
+		free(out[i]);
+	free(out);
+	return NULL;
+}
+
+static void free_strv(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static char **dup_strv(const char *const *v)
+{
+	size_t n = 0;
+	while (v[n])
+		n++;
+	char **out = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; out && i < n; i++)
+		if (!(out[i] = strdup(v[i]))) {
+			free_strv(out);
+			return NULL;
+		}
+	return out;
+}
+
+/* Waits for init's answer to GO: READY, EXEC_FAILED or ERROR. */
+static int await_start(struct forge_container *c, struct forge_err *err)
+{
+	struct pollfd pf[2] = {{.fd = c->sock, .events = POLLIN}, {.fd = c->pidfd, .events = POLLIN}};
+	int r;
+	do
+		r = poll(pf, 2, START_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return forge_err_set(err, -ETIMEDOUT, "container %s: init did not start within %d ms",
+				     c->name, START_TIMEOUT_MS);
+	struct sync_msg m;
+	ssize_t n = sync_recv(c->sock, &m, NULL, MSG_DONTWAIT);
+	if (n <= 0)
+		return forge_err_set(err, -ECHILD, "container %s: init died during setup", c->name);
+	switch (m.type) {
+	case MSG_READY:
+		return 0;
+	case MSG_EXEC_FAILED:
+		c->st.exec_errno = m.err;
+		snprintf(c->st.message, sizeof(c->st.message), "%s", m.text);
+		return 0;
+	case MSG_ERROR:
+		return forge_err_set(err, -(m.err ? m.err : EIO), "container %s: %s", c->name,
+				     m.text);
+	default:
+		return forge_err_set(err, -EPROTO, "container %s: unexpected message %u from init",
+				     c->name, m.type);
+	}
+}
+
+static int copy_spec(struct forge_container *c, struct forge_runtime *rt,
+		     const struct forge_container_spec *spec)
+{
+	c->rt = rt;
+	c->pidfd = c->sock = -1;
+	for (int i = 0; i < FORGE_CG_NCTL; i++)
+		c->cg.dirfd[i] = -1;
+	snprintf(c->name, sizeof(c->name), "%s", spec->name);
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", spec->state_dir);
+	c->caps = spec->caps;
+	c->seccomp_mode = spec->seccomp_mode;
+	c->writable = spec->writable;
+	c->new_netns = spec->netns_fd < 0;
+	c->host_uid = spec->host_uid;
+	c->host_gid = spec->host_gid;
+	c->id_count = spec->id_count;
+	c->envp = build_env(spec->envp);
+	c->lowerdirs = calloc(spec->n_lowerdirs + 1, sizeof(char *));
+	c->cwd = strdup(spec->cwd ? spec->cwd : "/");
+	c->hostname = strdup(spec->hostname ? spec->hostname : spec->name);
+	c->argv = dup_strv(spec->argv);
+	if (!c->envp || !c->lowerdirs || !c->cwd || !c->hostname || !c->argv)
+		return -ENOMEM;
+	for (size_t i = 0; i < spec->n_lowerdirs; i++)
+		if (!(c->lowerdirs[i] = strdup(spec->lowerdirs[i])))
+			return -ENOMEM;
+	c->n_lowerdirs = spec->n_lowerdirs;
+	return 0;
+}
+
+/* clone3 into the new namespaces; joins spec->netns_fd instead of a new
+ * network namespace by entering it around the clone. Returns the child's
+ * pid in the parent, 0 in the child. */
+static pid_t clone_container(struct forge_container *c, const struct forge_container_spec *spec,
+			     int cgfd, struct forge_err *err)
+{
+	int own_net = -1;
+	struct clone_args args = {
+		.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+			 CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&c->pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	if (spec->netns_fd < 0)
+		args.flags |= CLONE_NEWNET;
+	if (cgfd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+		args.cgroup = (uint64_t)cgfd;
+	}
+	if (spec->netns_fd >= 0) {
+		own_net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (own_net < 0 || setns(spec->netns_fd, CLONE_NEWNET) < 0) {
+			int e = errno;
+			if (own_net >= 0)
+				close(own_net);
+			return forge_err_errno(err, e, "container %s: enter netns", c->name);
+		}
+	}
+	pid_t pid = sys_clone3(&args);
+	int e = errno;
+	if (pid == 0)
+		return 0;
+	if (own_net >= 0) {
+		/* Back to our own network namespace; failing here would leave
+		 * the launcher in a container's namespace: nothing is safe then. */
+		if (setns(own_net, CLONE_NEWNET) < 0)
+			abort();
+		close(own_net);
+	}
+	if (pid < 0)
+		return forge_err_errno(err, e, "container %s: clone3", c->name);
+	return pid;
+}
+
+int forge_container_start(struct forge_runtime *rt, const struct forge_container_spec *spec,
+			  struct forge_container **out, struct forge_err *err)
+{
+	int sp[2] = {-1, -1}, cgfd = -1, rootfd = -1, rc;
+	const struct forge_seccomp_prog *prog;
+
+	*out = NULL;
+	rc = forge_container_spec_validate(spec, err);
+	if (rc < 0)
+		return rc;
+	rc = forge_runtime_seccomp(rt, spec->seccomp_mode, &prog, err);
+	if (rc < 0)
+		return rc;
+	struct forge_container *c = calloc(1, sizeof(*c));
+	if (!c)
+		return forge_err_set(err, -ENOMEM, "container: out of memory");
+	if (copy_spec(c, rt, spec) < 0) {
+		rc = forge_err_set(err, -ENOMEM, "container: out of memory");
+		goto fail;
+	}
+	rc = make_state_dir(c, err);
+	if (rc < 0)
+		goto fail;
+	rc = forge_cgroup_create(&rt->cg, spec->cgroup, &spec->limits, &c->cg, err);
+	if (rc < 0)
+		goto fail;
+	if (rt->cg.v2 && (cgfd = forge_cgroup_v2_fd(&c->cg)) < 0) {
+		rc = forge_err_errno(err, errno, "cgroup: open %s", c->cg.path[0]);
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		rc = forge_err_errno(err, errno, "container %s: socketpair", c->name);
+		goto fail;
+	}
+	struct child_ctx x = {.spec = spec, .c = c, .prog = prog, .v1_cgroupns = !rt->cg.v2};
+	pid_t pid = clone_container(c, spec, cgfd, err);
+	if (pid == 0)
+		child_main(&x, sp[1]);
+	if (pid < 0) {
+		rc = pid;
+		goto fail;
+	}
+	c->pid = pid;
+	c->sock = sp[0];
+	sp[0] = -1;
+	close(sp[1]);
+	sp[1] = -1;
+
+	rc = write_id_maps(pid, c, err);
+	if (rc == 0 && !rt->cg.v2)
+		rc = forge_cgroup_attach(&c->cg, pid, err);
+	if (rc == 0) {
+		rootfd = build_rootfs(c, err);
+		rc = rootfd < 0 ? rootfd : 0;
+	}
+	if (rc < 0)
+		goto fail;
+	rc = sync_send(c->sock, MSG_GO, 0, 0, rootfd, NULL);
+	close(rootfd);
+	if (rc < 0) {
+		rc = forge_err_errno(err, -rc, "container %s: send rootfs to init", c->name);
+		goto fail;
+	}
+	rc = await_start(c, err);
+	if (rc < 0)
+		goto fail;
+	if (cgfd >= 0)
+		close(cgfd);
+	*out = c;
+	return 0;
+fail:
+	if (sp[0] >= 0)
+		close(sp[0]);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	if (cgfd >= 0)
+		close(cgfd);
+	forge_container_destroy(c, NULL);
+	return rc;
+}
+
+pid_t forge_container_pid(const struct forge_container *c)
+{
+	return c->pid;
+}
+
+int forge_container_pidfd(const struct forge_container *c)
+{
+	return c->pidfd;
+}
+
+bool forge_container_idmapped(const struct forge_container *c)
+{
+	return c->idmapped;
+}
+
+/* Reaps init and fills c->st from init's EXIT message (or init's own death). */
+static int collect(struct forge_container *c, struct forge_err *err)
+{
+	struct sync_msg m;
+	bool got_exit = false;
+	while (c->sock >= 0 && sync_recv(c->sock, &m, NULL, MSG_DONTWAIT) > 0) {
+		if (m.type == MSG_EXIT) {
+			got_exit = true;
+			c->st.exited = WIFEXITED(m.wstatus);
+			c->st.code = c->st.exited ? WEXITSTATUS(m.wstatus) : 0;
+			c->st.signal = WIFSIGNALED(m.wstatus) ? WTERMSIG(m.wstatus) : 0;
+		}
+	}
+	siginfo_t si = {0};
+	if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED) < 0)
+		return forge_err_errno(err, errno, "container %s: wait for init", c->name);
+	c->reaped = true;
+	if (!got_exit && !c->st.exec_errno) {
+		/* init itself was killed (stop, OOM) before the command finished. */
+		c->st.exited = si.si_code == CLD_EXITED;
+		c->st.code = c->st.exited ? si.si_status : 0;
+		c->st.signal = c->st.exited ? 0 : si.si_status;
+	}
+	if (c->st.exec_errno) {
+		c->st.exited = true;
+		c->st.code = c->st.exec_errno == ENOENT ? 127 : 126;
+	}
+	forge_cgroup_oom_kills(&c->cg, &c->st.oom_kills);
+	c->have_status = true;
+	return 0;
+}
+
+int forge_container_wait(struct forge_container *c, int timeout_ms, struct forge_exit_status *st,
+			 struct forge_err *err)
+{
+	if (!c->have_status) {
+		struct pollfd pf = {.fd = c->pidfd, .events = POLLIN};
+		int r;
+		do
+			r = poll(&pf, 1, timeout_ms);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return forge_err_errno(err, errno, "container %s: poll", c->name);
+		if (r == 0)
+			return -ETIMEDOUT;
+		int rc = collect(c, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (st)
+		*st = c->st;
+	return 0;
+}
+
+int forge_container_signal(struct forge_container *c, int sig, struct forge_err *err)
+{
+	if (c->reaped)
+		return forge_err_set(err, -ESRCH, "container %s: not running", c->name);
+	if (sys_pidfd_send_signal(c->pidfd, sig) < 0 && errno != ESRCH)
+		return forge_err_errno(err, errno, "container %s: signal %d", c->name, sig);
+	return 0;
+}
+
+int forge_container_stop(struct forge_container *c, int grace_ms, struct forge_exit_status *st,
+			 struct forge_err *err)
+{
+	if (!c->have_status) {
+		int rc = forge_container_signal(c, SIGTERM, err);
+		if (rc < 0 && rc != -ESRCH)
+			return rc;
+		rc = forge_container_wait(c, grace_ms, st, err);
+		if (rc != -ETIMEDOUT)
+			return rc;
+		if (sys_pidfd_send_signal(c->pidfd, SIGKILL) < 0 && errno != ESRCH)
+			return forge_err_errno(err, errno, "container %s: SIGKILL", c->name);
+	}
+	return forge_container_wait(c, -1, st, err);
+}
+
+int forge_container_destroy(struct forge_container *c, struct forge_err *err)
+{
+	int rc = 0;
+	if (!c)
+		return 0;
+	if (c->pidfd >= 0 && !c->reaped) {
+		sys_pidfd_send_signal(c->pidfd, SIGKILL);
+		siginfo_t si;
+		if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED) == 0)
+			c->reaped = true;
+	}
+	if (c->sock >= 0)
+		close(c->sock);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	int r = forge_cgroup_remove(&c->cg, err);
+	if (r < 0)
+		rc = r;
+	if (c->state_made) {
+		char parent[FORGE_PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s", c->state_dir);
+		char *slash = strrchr(parent, '/');
+		const char *base = slash + 1;
+		if (slash == parent)
+			parent[1] = '\0';
+		else
+			*slash = '\0';
+		int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		r = pfd < 0 ? forge_err_errno(err, errno, "open %s", parent)
+			    : forge_remove_tree(pfd, base, rc ? NULL : err);
+		if (pfd >= 0)
+			close(pfd);
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	free_strv(c->lowerdirs);
+	free_strv(c->envp);
+	free_strv(c->argv);
+	free(c->cwd);
+	free(c->hostname);
+	free(c);
+	return rc;
+}
+
+/* ================================================================= report */
+
+static json_t *ns_inodes(pid_t pid)
+{
+	static const char *const names[] = {"user", "mnt", "pid", "uts", "ipc", "net", "cgroup"};
+	json_t *o = json_object();
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char p[64];
+		struct stat st;
+		snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid, names[i]);
+		json_object_set_new(o, names[i],
+				    stat(p, &st) == 0 ? json_integer((json_int_t)st.st_ino)
+						      : json_null());
+	}
+	return o;
+}
+
+static json_t *proc_text(pid_t pid, const char *file)
+{
+	char p[64], *buf = NULL;
+	size_t len;
+	snprintf(p, sizeof(p), "/proc/%d/%s", (int)pid, file);
+	if (forge_read_knob(AT_FDCWD, p, &buf, &len, 4096, NULL) < 0)
+		return json_null();
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		buf[--len] = '\0';
+	/* Collapse the kernel's column padding: "0     100000      65536". */
+	char *w = buf;
+	for (char *r = buf; *r; r++)
+		if (*r != ' ' || (w > buf && w[-1] != ' '))
+			*w++ = (*r == '\n') ? ',' : *r;
+	*w = '\0';
+	json_t *v = json_string(buf);
+	free(buf);
+	return v;
+}
+
+json_t *forge_container_report(const struct forge_container *c)
+{
+	json_t *caps = json_array();
+	for (int cap = 0; cap < 64; cap++) {
+		if (!(c->caps & (1ULL << cap)))
+			continue;
+		char *name = cap_to_name(cap);
+		if (name) {
+			for (char *p = name; *p; p++)
+				*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+			json_array_append_new(caps, json_string(name));
+			cap_free(name);
+		}
+	}
+	json_t *lower = json_array();
+	for (size_t i = 0; i < c->n_lowerdirs; i++)
+		json_array_append_new(lower, json_string(c->lowerdirs[i]));
+	const struct forge_seccomp_prog *p = &c->rt->seccomp[c->seccomp_mode];
+	return json_pack(
+		"{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:{s:s, s:i, s:i, s:s}, s:b, "
+		"s:{s:o, s:b, s:b, s:s}, s:s}",
+		"name", c->name, "pid", (json_int_t)c->pid, "namespaces", ns_inodes(c->pid),
+		"uid_map", proc_text(c->pid, "uid_map"), "gid_map", proc_text(c->pid, "gid_map"),
+		"cgroup", forge_cgroup_report(&c->cg), "capabilities", caps, "seccomp", "mode",
+		c->seccomp_mode == FORGE_SECCOMP_LOG ? "log" : "enforce", "allowed",
+		(json_int_t)p->allowed, "denied", (json_int_t)p->denied, "profile_sha256",
+		p->sha256, "no_new_privs", 1, "rootfs", "lowerdirs", lower, "writable",
+		c->writable, "idmapped", c->idmapped, "state_dir", c->state_dir, "netns",
+		c->new_netns ? "new" : "joined");
+}

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Exec into a running container.
+ *
+ *   launcher ── fork ──▶ helper: joins the container's cgroup, then all its
+ *                        namespaces at once (setns on init's pidfd), becomes
+ *                        container root, and clones the command with
+ *                        CLONE_PARENT so that the launcher is its parent
+ *                        (it can wait for it and kill it; the helper exits).
+ *   command: new session, stdio = launcher's pipes, same capabilities,
+ *            no_new_privs and seccomp as the container, execve.
+ *
+ * The launcher reads both pipes up to output_limit each (the rest is read and
+ * dropped), and kills the command's process group at the timeout.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "runtime/internal.h"
+
+#define EXEC_OUTPUT_MAX   (64u << 20)
+#define KILL_DRAIN_MS     200
+#define FIXED_PATH        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct helper_report {
+	int32_t pid; /* the command's host pid, or 0 */
+	int32_t err; /* positive errno when the helper failed */
+	char text[200];
+};
+
+struct capture {
+	int fd;
+	char *buf;
+	size_t len, limit;
+	bool truncated;
+};
+
+static void helper_fail(int ctl, int e, const char *what)
+{
+	struct helper_report r = {.err = e};
+	snprintf(r.text, sizeof(r.text), "exec: %s: %s", what, strerror(e));
+	(void)!write(ctl, &r, sizeof(r));
+	_exit(125);
+}
+
+static void __attribute__((noreturn))
+run_exec_command(const struct forge_container *c, const struct forge_exec_spec *spec,
+		 const struct forge_seccomp_prog *prog, char *const *envp, int fds[3], int ep)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	int all[4] = {fds[0], fds[1], fds[2], ep};
+	if (forge_fds_arrange(all, 4, 3) < 0)
+		_exit(125);
+	ep = 3;
+	int32_t report[2] = {0, 0};
+	const char *what = "setsid";
+	if (setsid() < 0) {
+		report[0] = errno;
+	} else if (chdir(spec->cwd ? spec->cwd : "/") < 0) {
+		report[0] = errno;
+		what = "chdir";
+	} else {
+		int rc = forge_confine_self(c->caps, prog, &what);
+		if (rc < 0) {
+			report[0] = -rc;
+		} else {
+			report[1] = 1;
+			report[0] = forge_exec_search(spec->argv, envp);
+		}
+	}
+	(void)what;
+	(void)!write(ep, report, sizeof(report));
+	_exit(127);
+}
+
+/* The helper: runs in a fork of the launcher, never returns. */
+static void __attribute__((noreturn))
+run_helper(struct forge_container *c, const struct forge_exec_spec *spec,
+	   const struct forge_seccomp_prog *prog, char *const *envp, int fds[3], int ep, int ctl)
+{
+	struct forge_err err;
+	if (forge_cgroup_attach(&c->cg, getpid(), &err) < 0)
+		helper_fail(ctl, -err.code, "join cgroup");
+	if (setns(c->pidfd, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+				    CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) < 0)
+		helper_fail(ctl, errno, "join namespaces");
+	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
+		helper_fail(ctl, errno, "become container root");
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
+	if (pid < 0)
+		helper_fail(ctl, errno, "clone");
+	if (pid == 0) {
+		close(ctl);
+		run_exec_command(c, spec, prog, envp, fds, ep);
+	}
+	struct helper_report r = {.pid = pid};
+	(void)!write(ctl, &r, sizeof(r));
+	_exit(0);
+}
+
+static int capture_read(struct capture *cap)
+{
+	char buf[65536];
+	ssize_t n = read(cap->fd, buf, sizeof(buf));
+	if (n < 0)
+		return (errno == EINTR || errno == EAGAIN) ? 1 : -errno;
+	if (n == 0)
+		return 0;
+	size_t room = cap->limit - cap->len;
+	size_t take = (size_t)n < room ? (size_t)n : room;
+	memcpy(cap->buf + cap->len, buf, take);
+	cap->len += take;
+	if (take < (size_t)n)
+		cap->truncated = true;
+	return 1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads both pipes until they close and the command exits, killing its
+ * process group at the deadline. */
+static int pump(struct capture cap[2], int pidfd, pid_t pid, int timeout_ms,
+		struct forge_exec_result *res)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	bool exited = false, killed = false;
+
+	while (cap[0].fd >= 0 || cap[1].fd >= 0 || !exited) {
+		struct pollfd pf[3];
+		int n = 0, idx[3];
+		for (int i = 0; i < 2; i++)
+			if (cap[i].fd >= 0) {
+				pf[n] = (struct pollfd){.fd = cap[i].fd, .events = POLLIN};
+				idx[n++] = i;
+			}
+		if (!exited) {
+			pf[n] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+			idx[n++] = 2;
+		}
+		int64_t left = deadline - now_ms();
+		if (left < 0)
+			left = 0;
+		int r = poll(pf, (nfds_t)n, (int)left);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r == 0) {
+			if (killed)
+				break; /* a descendant holds the pipes open: give up on them */
+			kill(-pid, SIGKILL);
+			sys_pidfd_send_signal(pidfd, SIGKILL);
+			res->timed_out = killed = true;
+			deadline = now_ms() + KILL_DRAIN_MS;
+			continue;
+		}
+		for (int i = 0; i < n && r > 0; i++) {
+			if (!pf[i].revents)
+				continue;
+			if (idx[i] == 2) {
+				exited = true;
+				continue;
+			}
+			struct capture *cp = &cap[idx[i]];
+			int rc = capture_read(cp);
+			if (rc <= 0) {
+				close(cp->fd);
+				cp->fd = -1;
+			}
+		}
+	}
+	siginfo_t si = {0};
+	if (!exited) {
+		kill(-pid, SIGKILL);
+		sys_pidfd_send_signal(pidfd, SIGKILL);
+	}
+	if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0)
+		return -errno;
+	/* Whatever the command left behind in its group goes with it. */
+	kill(-pid, SIGKILL);
+	res->exited = si.si_code == CLD_EXITED;
+	res->code = res->exited ? si.si_status : 0;
+	res->signal = res->exited ? 0 : si.si_status;
+	return 0;
+}
+
+static int validate_exec(const struct forge_exec_spec *spec, struct forge_err *err)
+{
+	if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
+		return forge_err_set(err, -EINVAL, "exec: no command given");
+	if (spec->timeout_ms <= 0)
+		return forge_err_set(err, -EINVAL, "exec: timeout must be positive");
+	if (spec->output_limit == 0 || spec->output_limit > EXEC_OUTPUT_MAX)
+		return forge_err_set(err, -EINVAL, "exec: output limit must be 1..%u bytes",
+				     EXEC_OUTPUT_MAX);
+	if (spec->cwd && spec->cwd[0] != '/')
+		return forge_err_set(err, -EINVAL, "exec: working dir \"%s\" is not absolute",
+				     spec->cwd);
+	for (const char *const *e = spec->envp; e && *e; e++)
+		if (!strchr(*e, '=') || **e == '=')
+			return forge_err_set(err, -EINVAL,
+					     "exec: environment entry \"%s\" is not KEY=VALUE", *e);
+	return 0;
+}
+
+static void close_pair(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0) {
+			close(p[i]);
+			p[i] = -1;
+		}
+}
+
+int forge_container_exec(struct forge_container *c, const struct forge_exec_spec *spec,
+			 struct forge_exec_result *res, struct forge_err *err)
+{
+	static const char *const fixed_env[] = {FIXED_PATH, "HOME=/root", NULL};
+	const struct forge_seccomp_prog *prog;
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1}, ctl[2] = {-1, -1};
+	int null = -1, pidfd = -1, rc;
+	pid_t helper = -1;
+
+	memset(res, 0, sizeof(*res));
+	rc = validate_exec(spec, err);
+	if (rc < 0)
+		return rc;
+	if (c->reaped || c->have_status)
+		return forge_err_set(err, -ESRCH, "exec: container %s is not running", c->name);
+	rc = forge_runtime_seccomp(c->rt, c->seccomp_mode, &prog, err);
+	if (rc < 0)
+		return rc;
+	res->out = calloc(1, spec->output_limit + 1);
+	res->err = calloc(1, spec->output_limit + 1);
+	if (!res->out || !res->err) {
+		rc = forge_err_set(err, -ENOMEM, "exec: out of memory");
+		goto done;
+	}
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    pipe2(ep, O_CLOEXEC) < 0 || pipe2(ctl, O_CLOEXEC) < 0) {
+		rc = forge_err_errno(err, errno, "exec: pipes");
+		goto done;
+	}
+	int fds[3] = {spec->stdin_fd >= 0 ? spec->stdin_fd : null, out[1], errp[1]};
+	char *const *envp = (char *const *)(spec->envp ? spec->envp : fixed_env);
+	helper = fork();
+	if (helper < 0) {
+		rc = forge_err_errno(err, errno, "exec: fork");
+		goto done;
+	}
+	if (helper == 0)
+		run_helper(c, spec, prog, envp, fds, ep[1], ctl[1]);
+	close(out[1]);
+	close(errp[1]);
+	close(ep[1]);
+	close(ctl[1]);
+	out[1] = errp[1] = ep[1] = ctl[1] = -1;
+
+	struct helper_report hr = {0};
+	ssize_t n = read(ctl[0], &hr, sizeof(hr));
+	waitpid(helper, NULL, 0);
+	if (n != (ssize_t)sizeof(hr) || hr.err || hr.pid <= 0) {
+		hr.text[sizeof(hr.text) - 1] = '\0';
+		rc = forge_err_set(err, -(hr.err ? hr.err : EIO), "container %s: %s", c->name,
+				   hr.err ? hr.text : "exec: helper died");
+		goto done;
+	}
+	pidfd = sys_pidfd_open(hr.pid, 0);
+	if (pidfd < 0) {
+		rc = forge_err_errno(err, errno, "exec: pidfd_open %d", hr.pid);
+		kill(hr.pid, SIGKILL);
+		waitpid(hr.pid, NULL, 0);
+		goto done;
+	}
+	struct capture cap[2] = {
+		{.fd = out[0], .buf = res->out, .limit = spec->output_limit},
+		{.fd = errp[0], .buf = res->err, .limit = spec->output_limit},
+	};
+	out[0] = errp[0] = -1;
+	rc = pump(cap, pidfd, hr.pid, spec->timeout_ms, res);
+	for (int i = 0; i < 2; i++)
+		if (cap[i].fd >= 0)
+			close(cap[i].fd);
+	res->out_len = cap[0].len;
+	res->out_truncated = cap[0].truncated;
+	res->err_len = cap[1].len;
+	res->err_truncated = cap[1].truncated;
+	if (rc < 0) {
+		rc = forge_err_errno(err, -rc, "exec: wait");
+		goto done;
+	}
+	int32_t report[2];
+	if (read(ep[0], report, sizeof(report)) == (ssize_t)sizeof(report)) {
+		/* Like a shell: the failure is the command's result, not ours. */
+		int len = snprintf(res->err, spec->output_limit + 1, "forge: %s \"%s\": %s\n",
+				   report[1] ? "exec" : "setup", spec->argv[0], strerror(report[0]));
+		res->err_len = (size_t)len < spec->output_limit ? (size_t)len : spec->output_limit;
+		res->exited = true;
+		res->code = report[0] == ENOENT ? 127 : 126;
+	}
+	rc = 0;
+done:
+	if (null >= 0)
+		close(null);
+	if (pidfd >= 0)
+		close(pidfd);
+	close_pair(out);
+	close_pair(errp);
+	close_pair(ep);
+	close_pair(ctl);
+	if (rc < 0)
+		forge_exec_result_free(res);
+	return rc;
+}
+
+void forge_exec_result_free(struct forge_exec_result *res)
+{
+	free(res->out);
+	free(res->err);
+	res->out = res->err = NULL;
+	res->out_len = res->err_len = 0;
+}

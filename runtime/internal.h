@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runtime/ private interfaces: shared between the runtime's own files only. */
+#ifndef FORGE_RUNTIME_INTERNAL_H
+#define FORGE_RUNTIME_INTERNAL_H
+
+#include <linux/filter.h>
+
+#include "runtime/runtime.h"
+
+/* ------------------------------------------------------------- seccomp */
+
+/* runtime/seccomp.profile, embedded verbatim by runtime/seccomp_profile.S. */
+extern const char forge_seccomp_profile_start[];
+extern const char forge_seccomp_profile_end[];
+
+struct forge_seccomp_prog {
+	struct sock_filter *filter; /* malloc'd BPF */
+	unsigned short len;         /* instructions */
+	unsigned allowed;           /* syscalls the profile allows (any condition) */
+	unsigned denied;            /* syscalls explicitly denied with EPERM */
+	char sha256[65];            /* of the profile text */
+};
+
+/* Parses profile text (the format is documented at the top of
+ * runtime/seccomp.profile) and compiles it with libseccomp for the native
+ * architecture. Every error names the line: "seccomp.profile:42: unknown
+ * syscall \"fooo\"". In FORGE_SECCOMP_LOG mode every non-allow action
+ * becomes SCMP_ACT_LOG. */
+int forge_seccomp_compile(const char *text, size_t len, enum forge_seccomp_mode mode,
+			  struct forge_seccomp_prog *out, struct forge_err *err);
+void forge_seccomp_prog_free(struct forge_seccomp_prog *prog);
+/* Loads the compiled filter into the calling thread (no_new_privs must be set).
+ * Only raw syscalls: safe in a freshly cloned child. Returns 0 or -errno. */
+int forge_seccomp_install(const struct forge_seccomp_prog *prog);
+
+/* ------------------------------------------------------------- cgroups */
+
+enum forge_cgroup_ctl { FORGE_CG_MEMORY = 0, FORGE_CG_PIDS, FORGE_CG_CPU, FORGE_CG_NCTL };
+
+struct forge_cgroup_layout {
+	bool v2;
+	/* v2: one directory; v1: one per controller. Absolute paths of the
+	 * directory under which Forge creates everything: <mount>/<own>/<prefix>. */
+	char base[FORGE_CG_NCTL][FORGE_PATH_MAX];
+};
+
+struct forge_cgroup {
+	const struct forge_cgroup_layout *layout;
+	char rel[FORGE_PATH_MAX];                /* below base */
+	char path[FORGE_CG_NCTL][FORGE_PATH_MAX]; /* absolute leaf dirs (v2: [0] only) */
+	int dirfd[FORGE_CG_NCTL];                /* v2: [0] only; -1 when unused */
+};
+
+int forge_cgroup_layout_detect(struct forge_cgroup_layout *layout, const char *mount_root,
+			       const char *prefix, struct forge_err *err);
+/* mkdir -p <base>/<rel> (enabling controllers on the way down on v2) and
+ * writes the limits. On failure removes what it created. */
+int forge_cgroup_create(const struct forge_cgroup_layout *layout, const char *rel,
+			const struct forge_limits *limits, struct forge_cgroup *cg,
+			struct forge_err *err);
+int forge_cgroup_attach(const struct forge_cgroup *cg, pid_t pid, struct forge_err *err);
+/* v2: fd of the leaf for clone3(CLONE_INTO_CGROUP); -1 on v1. */
+int forge_cgroup_v2_fd(const struct forge_cgroup *cg);
+int forge_cgroup_oom_kills(const struct forge_cgroup *cg, uint64_t *out);
+/* Limits and counters as JSON (memory max/current/oom_kill, pids max/current,
+ * cpu quota/period/nr_throttled/throttled_usec). New reference. */
+json_t *forge_cgroup_report(const struct forge_cgroup *cg);
+/* rmdir the leaf (retrying briefly while the kernel finishes exiting tasks),
+ * then its now-empty parents up to and including base. */
+int forge_cgroup_remove(struct forge_cgroup *cg, struct forge_err *err);
+
+/* ------------------------------------------------------------- runtime */
+
+struct forge_runtime {
+	char prefix[FORGE_PREFIX_MAX + 1];
+	struct forge_cgroup_layout cg;
+	struct forge_seccomp_prog seccomp[FORGE_SECCOMP_COUNT];
+	bool have_seccomp[FORGE_SECCOMP_COUNT];
+};
+
+/* Compiles the profile for mode on first use; later calls reuse the BPF. */
+int forge_runtime_seccomp(struct forge_runtime *rt, enum forge_seccomp_mode mode,
+			  const struct forge_seccomp_prog **out, struct forge_err *err);
+
+struct forge_container {
+	struct forge_runtime *rt;
+	char name[64];
+	pid_t pid;             /* init, host pid */
+	int pidfd;
+	int sock;              /* launcher end of the sync socket */
+	struct forge_cgroup cg;
+	char state_dir[FORGE_PATH_MAX];
+	bool state_made;
+	uint64_t caps;
+	enum forge_seccomp_mode seccomp_mode;
+	bool writable, idmapped, new_netns;
+	uid_t host_uid;
+	gid_t host_gid;
+	uint32_t id_count;
+	char **lowerdirs;
+	size_t n_lowerdirs;
+	char **envp;           /* the command's environment, defaults filled in */
+	char **argv;           /* copies: init overwrites the launcher's argv area */
+	char *cwd, *hostname;
+	bool reaped, have_status;
+	struct forge_exit_status st;
+};
+
+/* Capabilities, no_new_privs and seccomp, in that order: what init and every
+ * exec'd process apply to themselves last, before running container code.
+ * Returns 0 or -errno (and a step name in *what). */
+int forge_confine_self(uint64_t caps, const struct forge_seccomp_prog *prog, const char **what);
+/* Moves fds[i] to descriptor i for i < n (those >= first_cloexec get
+ * O_CLOEXEC) and closes every descriptor >= n. For freshly forked children. */
+int forge_fds_arrange(const int *fds, int n, int first_cloexec);
+/* execve argv[0], searched in the PATH of envp; returns the errno that
+ * explains the failure (it only returns on failure). */
+int forge_exec_search(const char *const *argv, char *const *envp);
+
+/* ------------------------------------------------------------- syscalls */
+
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/mount.h>
+#include <linux/sched.h>
+
+static inline int sys_open_tree(int dfd, const char *path, unsigned flags)
+{
+	return (int)syscall(SYS_open_tree, dfd, path, flags);
+}
+static inline int sys_move_mount(int fdfd, const char *fpath, int tdfd, const char *tpath,
+				 unsigned flags)
+{
+	return (int)syscall(SYS_move_mount, fdfd, fpath, tdfd, tpath, flags);
+}
+static inline int sys_fsopen(const char *fs, unsigned flags)
+{
+	return (int)syscall(SYS_fsopen, fs, flags);
+}
+static inline int sys_fsconfig(int fd, unsigned cmd, const char *key, const void *val, int aux)
+{
+	return (int)syscall(SYS_fsconfig, fd, cmd, key, val, aux);
+}
+static inline int sys_fsmount(int fd, unsigned flags, unsigned attrs)
+{
+	return (int)syscall(SYS_fsmount, fd, flags, attrs);
+}
+static inline int sys_mount_setattr(int dfd, const char *path, unsigned flags,
+				    struct mount_attr *attr)
+{
+	return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, sizeof(*attr));
+}
+static inline int sys_pidfd_open(pid_t pid, unsigned flags)
+{
+	return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+static inline int sys_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+static inline pid_t sys_clone3(struct clone_args *args)
+{
+	return (pid_t)syscall(SYS_clone3, args, sizeof(*args));
+}
+static inline int sys_pivot_root(const char *new_root, const char *put_old)
+{
+	return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+#endif /* FORGE_RUNTIME_INTERNAL_H */

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * runtime — the container launcher (DESIGN §5, Containers).
+ *
+ * One call builds one fully isolated, rootless container: new user, mount,
+ * pid, uts, ipc, cgroup and network namespaces; container uids 0..N-1 mapped
+ * onto an unprivileged host range; an overlay rootfs of read-only lower dirs
+ * (idmapped where the kernel allows); tmpfs /tmp, /run, /dev/shm; a minimal
+ * /dev; a masked /proc; pivot_root; capabilities limited to what is granted;
+ * no_new_privs; a seccomp allowlist; cgroup limits (v2, or v1 on hybrid
+ * hosts). PID 1 is a small reaping init that runs the command.
+ *
+ * The launcher runs as root in the initial user namespace. It never follows a
+ * path inside the container's rootfs while privileged: the rootfs is built as
+ * a detached mount and every mount inside it is made by the container's own
+ * init, inside its user namespace, through file descriptors.
+ */
+#ifndef FORGE_RUNTIME_H
+#define FORGE_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/common.h"
+
+#define FORGE_LIMIT_NONE UINT64_MAX /* a limit that is not set */
+#define FORGE_CPU_PERIOD_US 100000
+
+struct forge_limits {
+	uint64_t memory_bytes; /* memory.max; FORGE_LIMIT_NONE: unlimited; 0 is invalid */
+	uint64_t pids;         /* pids.max */
+	uint64_t cpu_quota_us; /* cpu.max quota per cpu_period_us */
+	uint64_t cpu_period_us;
+};
+
+enum forge_seccomp_mode {
+	FORGE_SECCOMP_ENFORCE = 0, /* errors as the profile says */
+	FORGE_SECCOMP_LOG,         /* SECCOMP_RET_LOG instead of errors: diagnose an image */
+	FORGE_SECCOMP_COUNT,
+};
+
+struct forge_container_spec {
+	const char *name;              /* [a-z0-9][a-z0-9_.-]{0,62}; used for hostname default */
+	const char *const *lowerdirs;  /* read-only layers, top-most first */
+	size_t n_lowerdirs;
+	const char *const *argv;       /* NULL-terminated, argv[0] searched in the env's PATH */
+	const char *const *envp;       /* NULL-terminated or NULL; nothing is inherited */
+	const char *cwd;               /* inside the container; default "/" */
+	const char *hostname;          /* default: name */
+	uint64_t caps;                 /* bit n = capability n granted (CAP_NET_RAW, …) */
+	struct forge_limits limits;
+	uid_t host_uid;                /* container uid 0 maps to host_uid … */
+	gid_t host_gid;
+	uint32_t id_count;             /* … for id_count ids (default 65536) */
+	bool writable;                 /* writable rootfs (upper dir removed at destroy) */
+	int netns_fd;                  /* -1: a new, empty network namespace */
+	const char *cgroup;            /* below Forge's cgroup, e.g. "scn-1/learner"; required */
+	const char *state_dir;         /* launcher-owned, must not exist; removed at destroy */
+	int stdio[3];                  /* fds for 0,1,2; -1 means /dev/null */
+	uint64_t tmpfs_bytes;          /* size of /tmp, /run and /dev/shm each */
+	enum forge_seccomp_mode seccomp_mode;
+	bool die_with_parent;          /* SIGKILL init when the launching process dies */
+};
+
+/* Defaults: no limits, no caps, ids 65536, netns -1, stdio -1, tmpfs 64 MiB. */
+void forge_container_spec_init(struct forge_container_spec *spec);
+/* Everything that can be checked before any kernel object exists. */
+int forge_container_spec_validate(const struct forge_container_spec *spec, struct forge_err *err);
+
+/* ------------------------------------------------------------- the runtime */
+
+struct forge_runtime_config {
+	const char *prefix;           /* kernel object prefix ("forge") */
+	const char *cgroup_root;      /* cgroup fs mount, default "/sys/fs/cgroup" */
+};
+
+struct forge_runtime;
+
+/* Detects the cgroup layout, finds Forge's own cgroup and compiles the
+ * seccomp profile once; every container started from it reuses the BPF. */
+int forge_runtime_open(struct forge_runtime **out, const struct forge_runtime_config *cfg,
+		       struct forge_err *err);
+void forge_runtime_close(struct forge_runtime *rt);
+/* "v2" or "v1" */
+const char *forge_runtime_cgroup_mode(const struct forge_runtime *rt);
+/* Number of syscalls the profile allows (for reports). */
+unsigned forge_runtime_seccomp_allowed(const struct forge_runtime *rt);
+/* sha256 hex of the embedded seccomp profile text. */
+const char *forge_runtime_seccomp_sha256(const struct forge_runtime *rt);
+
+/* ------------------------------------------------------------- containers */
+
+struct forge_container;
+
+struct forge_exit_status {
+	bool exited;        /* command exited: code is valid */
+	int code;           /* exit code */
+	int signal;         /* or the signal that killed it */
+	uint64_t oom_kills; /* OOM kills counted in the container's cgroup */
+	int exec_errno;     /* the command could not be executed (ENOENT, EACCES, …) */
+	char message[256];  /* why, when exec_errno is set: "exec \"foo\": No such file…" */
+};
+
+/* Builds and starts the container; returns once the command has been exec'd.
+ * A command that cannot be executed is not a start failure: the container
+ * then ends at once and forge_container_wait reports exec_errno and message.
+ * On failure nothing is left behind. */
+int forge_container_start(struct forge_runtime *rt, const struct forge_container_spec *spec,
+			  struct forge_container **out, struct forge_err *err);
+pid_t forge_container_pid(const struct forge_container *c);   /* init, host pid */
+int forge_container_pidfd(const struct forge_container *c);   /* readable when init exits */
+bool forge_container_idmapped(const struct forge_container *c);
+/* Waits for the command to finish, up to timeout_ms (-1: forever).
+ * Returns 0 with *st filled, -ETIMEDOUT, or another -errno. */
+int forge_container_wait(struct forge_container *c, int timeout_ms,
+			 struct forge_exit_status *st, struct forge_err *err);
+/* Sends sig to the command (through init, which forwards it). */
+int forge_container_signal(struct forge_container *c, int sig, struct forge_err *err);
+/* SIGTERM, up to grace_ms, then SIGKILL through the pidfd; waits. */
+int forge_container_stop(struct forge_container *c, int grace_ms, struct forge_exit_status *st,
+			 struct forge_err *err);
+/* Kills whatever still runs, waits, removes the cgroup and the state dir and
+ * frees c. Works on a container in any state; c may be NULL. */
+int forge_container_destroy(struct forge_container *c, struct forge_err *err);
+/* Isolation report: namespaces (inode numbers), uid/gid maps, cgroup path and
+ * limits, capabilities, seccomp, rootfs. New reference. */
+json_t *forge_container_report(const struct forge_container *c);
+
+/* ------------------------------------------------------------- exec */
+
+struct forge_exec_spec {
+	const char *const *argv;  /* NULL-terminated */
+	const char *const *envp;  /* NULL: a fixed minimal env (PATH, HOME, TERM) */
+	const char *cwd;          /* default "/" */
+	int timeout_ms;           /* > 0; the command's process group is killed after it */
+	size_t output_limit;      /* bytes kept per stream; the rest is read and dropped */
+	int stdin_fd;             /* -1: /dev/null */
+};
+
+struct forge_exec_result {
+	bool exited;
+	int code;
+	int signal;
+	bool timed_out;
+	char *out; size_t out_len; bool out_truncated; /* NUL-terminated */
+	char *err; size_t err_len; bool err_truncated;
+};
+
+/* Runs a command inside a running container: joins all its namespaces and
+ * its cgroup, applies the same capabilities, no_new_privs and seccomp,
+ * captures bounded stdout/stderr, kills it at the timeout. */
+int forge_container_exec(struct forge_container *c, const struct forge_exec_spec *spec,
+			 struct forge_exec_result *res, struct forge_err *err);
+void forge_exec_result_free(struct forge_exec_result *res);
+
+/* ------------------------------------------------------------- helpers */
+
+/* "NET_RAW", "cap_net_raw", "CAP_NET_RAW" -> bit number; -EINVAL otherwise. */
+int forge_cap_parse(const char *name, int *cap, struct forge_err *err);
+/* Parses "512M", "1G", "1048576" (bytes); rejects 0 and garbage. */
+int forge_parse_bytes(const char *s, uint64_t *out, struct forge_err *err);
+
+#endif /* FORGE_RUNTIME_H */
