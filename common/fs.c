@@ -42,8 +42,7 @@ bool forge_name_is_component(const char *s)
 
 /* Checks up front what the kernel would also refuse, so the message says why:
  * an empty path, an absolute one (unless allowed) or any ".." component. */
-static int fs_check_rel(const char *what, const char *path, bool allow_abs,
-			struct forge_err *err)
+static int fs_check_rel(const char *what, const char *path, bool allow_abs, struct forge_err *err)
 {
 	const char *p, *end;
 
@@ -56,8 +55,8 @@ static int fs_check_rel(const char *what, const char *path, bool allow_abs,
 			p++;
 		end = p + strcspn(p, "/");
 		if (end - p == 2 && p[0] == '.' && p[1] == '.')
-			return forge_err_set(err, -EINVAL, "%s %s: \"..\" component not allowed", what,
-					     path);
+			return forge_err_set(err, -EINVAL, "%s %s: \"..\" component not allowed",
+					     what, path);
 	}
 	return 0;
 }
@@ -65,8 +64,8 @@ static int fs_check_rel(const char *what, const char *path, bool allow_abs,
 static int fs_openat2(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve)
 {
 	struct open_how how = {
-		.flags = (unsigned int)(flags | O_CLOEXEC),
-		.resolve = resolve,
+	    .flags = (unsigned int)(flags | O_CLOEXEC),
+	    .resolve = resolve,
 	};
 	long fd;
 	int tries;
@@ -100,15 +99,14 @@ static int fs_open_confined(int dirfd, const char *path, int flags, mode_t mode,
 	return fd;
 }
 
-int forge_open_beneath(int dirfd, const char *path, int flags, mode_t mode,
-		       struct forge_err *err)
+int forge_open_beneath(int dirfd, const char *path, int flags, mode_t mode, struct forge_err *err)
 {
 	return fs_open_confined(dirfd, path, flags, mode, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 				err);
 }
 
-int forge_open_in_root(int rootfd, const char *path, int flags, mode_t mode,
-		       uint64_t extra_resolve, struct forge_err *err)
+int forge_open_in_root(int rootfd, const char *path, int flags, mode_t mode, uint64_t extra_resolve,
+		       struct forge_err *err)
 {
 	return fs_open_confined(rootfd, path, flags, mode,
 				RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | extra_resolve, err);
@@ -293,9 +291,9 @@ int forge_mkdir_beneath(int dirfd, const char *rel, mode_t mode, struct forge_er
 /* ------------------------------------------------------------ remove tree */
 
 struct fs_rm {
-	dev_t dev;                  /* of the top directory */
+	dev_t dev; /* of the top directory */
 	struct forge_err *err;
-	char path[FORGE_PATH_MAX];  /* what is being removed, for messages */
+	char path[FORGE_PATH_MAX]; /* what is being removed, for messages */
 };
 
 /* -EBUSY when the directory at fd belongs to another filesystem than the top
@@ -360,7 +358,8 @@ static int fs_rm_contents(int fd, struct fs_rm *rm)
 		de = readdir(d);
 		if (!de) {
 			if (errno)
-				rc = forge_err_errno(rm->err, errno, "remove %s: readdir", rm->path);
+				rc =
+				    forge_err_errno(rm->err, errno, "remove %s: readdir", rm->path);
 			break;
 		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -414,7 +413,8 @@ int forge_remove_tree(int dirfd, const char *name, struct forge_err *err)
 	int rc;
 
 	if (!forge_name_is_component(name))
-		return forge_err_set(err, -EINVAL, "remove: bad name \"%s\"", name ? name : "(null)");
+		return forge_err_set(err, -EINVAL, "remove: bad name \"%s\"",
+				     name ? name : "(null)");
 	/* FORGE_PATH_MAX of message buffer is too much for a thread's stack. */
 	rm = calloc(1, sizeof(*rm));
 	if (!rm)
@@ -451,8 +451,8 @@ int forge_read_file(int dirfd, const char *path, char **out, size_t *len, size_t
 		goto out;
 	}
 	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
-		rc = forge_err_set(err, -EFBIG, "read %s: %jd bytes, more than the %zu allowed", path,
-				   (intmax_t)st.st_size, max);
+		rc = forge_err_set(err, -EFBIG, "read %s: %jd bytes, more than the %zu allowed",
+				   path, (intmax_t)st.st_size, max);
 		goto out;
 	}
 	/* /proc and sysfs files report size 0 or 4096: only a hint. One byte
@@ -467,8 +467,8 @@ int forge_read_file(int dirfd, const char *path, char **out, size_t *len, size_t
 	for (;;) {
 		if (used == cap) {
 			if (cap > max) {
-				rc = forge_err_set(err, -EFBIG, "read %s: more than %zu bytes", path,
-						   max);
+				rc = forge_err_set(err, -EFBIG, "read %s: more than %zu bytes",
+						   path, max);
 				goto out;
 			}
 			cap = cap * 2 < max + 1 ? cap * 2 : max + 1;

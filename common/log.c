@@ -15,16 +15,16 @@
 
 #include "common/common.h"
 
-#define LOG_REDACTED     "[redacted]"
-#define LOG_SERVICE_MAX  64
-#define LOG_CID_MAX      128
+#define LOG_REDACTED	 "[redacted]"
+#define LOG_SERVICE_MAX	 64
+#define LOG_CID_MAX	 128
 #define LOG_FIELD_PREFIX "field."
 
 static const char *const log_level_names[] = {
-	[FORGE_LOG_DEBUG] = "debug",
-	[FORGE_LOG_INFO] = "info",
-	[FORGE_LOG_WARN] = "warn",
-	[FORGE_LOG_ERROR] = "error",
+    [FORGE_LOG_DEBUG] = "debug",
+    [FORGE_LOG_INFO] = "info",
+    [FORGE_LOG_WARN] = "warn",
+    [FORGE_LOG_ERROR] = "error",
 };
 
 /* Set once at start-up by main(), before any thread exists. */
@@ -73,9 +73,8 @@ const char *forge_log_correlation_id(void)
 static bool log_key_is_secret(const char *key)
 {
 	static const char *const contains[] = {
-		"token",      "secret",      "password", "authorization", "passphrase",
-		"private_key", "privatekey", "api_key",  "apikey",        "credential",
-		"cookie",
+	    "token",	  "secret",  "password", "authorization", "passphrase", "private_key",
+	    "privatekey", "api_key", "apikey",	 "credential",	  "cookie",
 	};
 	static const char *const exact[] = {"key", "sat", "jwt"};
 	size_t i;
@@ -160,16 +159,15 @@ static json_t *log_redacted_copy(json_t *v)
 
 	if (json_is_object(v)) {
 		out = json_object();
-		json_object_foreach (v, key, child)
-			json_object_set_new(out, key,
-					    log_key_is_secret(key) ? json_string(LOG_REDACTED)
-								   : log_redacted_copy(child));
+		json_object_foreach(v, key, child) json_object_set_new(
+		    out, key,
+		    log_key_is_secret(key) ? json_string(LOG_REDACTED) : log_redacted_copy(child));
 		return out;
 	}
 	if (json_is_array(v)) {
 		out = json_array();
-		json_array_foreach (v, i, child)
-			json_array_append_new(out, log_redacted_copy(child));
+		json_array_foreach(v, i, child)
+		    json_array_append_new(out, log_redacted_copy(child));
 		return out;
 	}
 	return json_deep_copy(v);
@@ -224,8 +222,10 @@ static void log_add_fields(json_t *line, json_t *fields)
 	const char *key;
 	json_t *value, *copy;
 
-	json_object_foreach (fields, key, value) {
-		copy = log_key_is_secret(key) ? json_string(LOG_REDACTED) : log_redacted_copy(value);
+	json_object_foreach(fields, key, value)
+	{
+		copy =
+		    log_key_is_secret(key) ? json_string(LOG_REDACTED) : log_redacted_copy(value);
 		if (json_object_get(line, key)) {
 			snprintf(renamed, sizeof(renamed), LOG_FIELD_PREFIX "%s", key);
 			json_object_set_new(line, renamed, copy);

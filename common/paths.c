@@ -49,7 +49,9 @@ static int paths_absolute(char *out, size_t outsz, const char *root, struct forg
 		if (n == 0 || (n == 1 && *p == '.'))
 			continue;
 		if (used + 1 + n >= outsz) {
-			rc = forge_err_set(err, -ENAMETOOLONG, "root %s: path too long", root);
+			/* The message would be all path: say what went wrong instead. */
+			rc = forge_err_set(err, -ENAMETOOLONG,
+					   "root: path too long (over %zu bytes)", outsz - 1);
 			goto out;
 		}
 		out[used++] = '/';
@@ -83,7 +85,9 @@ static int paths_under(char out[FORGE_PATH_MAX], const char *root, const char *r
 	int n = snprintf(out, FORGE_PATH_MAX, "%s%s%s", root, strcmp(root, "/") ? "/" : "", rel);
 
 	if (n < 0 || n >= FORGE_PATH_MAX)
-		return forge_err_set(err, -ENAMETOOLONG, "root %s: path too long", root);
+		return forge_err_set(err, -ENAMETOOLONG,
+				     "root: path too long for %s (over %d bytes)", rel,
+				     FORGE_PATH_MAX - 1);
 	return 0;
 }
 
@@ -107,7 +111,8 @@ static int paths_fill(struct forge_paths *p, const char *root, const char *prefi
 		return forge_err_set(err, -EINVAL,
 				     "%s \"%s\": must be 1 to %d characters of a-z and 0-9, "
 				     "starting with a letter",
-				     from_env ? "FORGE_PREFIX" : "prefix", prefix, FORGE_PREFIX_MAX);
+				     from_env ? "FORGE_PREFIX" : "prefix", prefix,
+				     FORGE_PREFIX_MAX);
 	memcpy(p->prefix, prefix, strlen(prefix) + 1);
 	rc = paths_absolute(p->root, sizeof(p->root), root, err);
 	if (rc < 0)
@@ -136,9 +141,9 @@ int forge_paths_ensure(const struct forge_paths *p, struct forge_err *err)
 		const char *path, *rel;
 		mode_t mode;
 	} dirs[] = {
-		{p->etc, PATHS_ETC, 0755},
-		{p->lib, PATHS_LIB, 0700},
-		{p->run, PATHS_RUN, 0755},
+	    {p->etc, PATHS_ETC, 0755},
+	    {p->lib, PATHS_LIB, 0700},
+	    {p->run, PATHS_RUN, 0755},
 	};
 	char parent[FORGE_PATH_MAX];
 	int rootfd, rc = 0;

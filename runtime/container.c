@@ -40,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <net/if.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 
@@ -53,32 +54,6 @@
 #define MIN_TMPFS_BYTES    (1ULL << 20)
 #define MIN_CPU_QUOTA_US   1000
 
-enum sync_type {
-	MSG_GO = 1,      /* launcher → init, carries the rootfs fd */
-	MSG_READY,       /* init → launcher: the command runs */
-	MSG_EXEC_FAILED, /* init → launcher: the command could not be exec'd */
-	MSG_ERROR,       /* init → launcher: setup failed */
-	MSG_EXIT,        /* init → launcher: the command's wait status */
-};
-
-struct sync_msg {
-	uint32_t type;
-	int32_t err;     /* positive errno for EXEC_FAILED / ERROR */
-	int32_t wstatus; /* for EXIT */
-	char text[244];
-};
-
-/* Masked /proc entries (runc's defaults): files get /dev/null bound over
- * them, directories an empty read-only tmpfs. */
-static const char *const proc_masked[] = {
-	"acpi", "asound", "kcore", "keys", "latency_stats", "timer_list",
-	"timer_stats", "sched_debug", "scsi", "sysrq-trigger", NULL,
-};
-/* Read-only /proc entries. */
-static const char *const proc_readonly[] = {"bus", "fs", "irq", "sys", NULL};
-/* Host device nodes bound into the container's /dev (mknod is not possible
- * in a user namespace). */
-static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
 /* Mount points Forge's own upper layer provides over whatever the image has. */
 static const char *const upper_dirs[] = {"proc", "dev", "tmp", "run", "sys", NULL};
 
@@ -286,10 +261,7 @@ const char *forge_runtime_seccomp_sha256(const struct forge_runtime *rt)
 
 /* ================================================================= sync */
 
-static int sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
-	FORGE_PRINTF(6, 7);
-
-static int sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
+int forge_sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
 {
 	struct sync_msg m = {.type = type, .err = e, .wstatus = wstatus};
 	if (fmt) {
@@ -322,7 +294,7 @@ static int sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const 
 }
 
 /* Receives one message; *fd gets a passed descriptor or -1. 0 at EOF. */
-static ssize_t sync_recv(int sock, struct sync_msg *m, int *fd, int flags)
+ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -353,495 +325,6 @@ static ssize_t sync_recv(int sock, struct sync_msg *m, int *fd, int flags)
 		return -EPROTO;
 	m->text[sizeof(m->text) - 1] = '\0';
 	return n;
-}
-
-/* ================================================================= init side */
-
-struct child_ctx {
-	const struct forge_container_spec *spec;
-	struct forge_container *c;
-	const struct forge_seccomp_prog *prog;
-	bool v1_cgroupns; /* unshare the cgroup namespace after the v1 attach */
-};
-
-static int child_sock = -1;
-
-static void child_fail(int e, const char *fmt, ...) FORGE_PRINTF(2, 3) __attribute__((noreturn));
-
-/* Reports a setup failure to the launcher and ends init. */
-static void child_fail(int e, const char *fmt, ...)
-{
-	char text[200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	sync_send(child_sock, MSG_ERROR, e, 0, -1, "%s: %s", text, strerror(e));
-	_exit(125);
-}
-
-/* Opens name (one component) directly under dirfd, refusing symlinks and
- * mount crossings: the only way init looks up a mount target. */
-static int open_target(int dirfd, const char *name, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(O_PATH | O_CLOEXEC | O_NOFOLLOW | flags),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-			   RESOLVE_NO_XDEV,
-	};
-	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
-}
-
-/* New filesystem from fsopen/fsconfig/fsmount, attached on dirfd/name.
- * opts are "key=value" strings or bare flags. Returns the mount's fd. */
-static int mount_new_fs(int dirfd, const char *name, const char *fstype,
-			const char *const *opts, unsigned attrs)
-{
-	int fs = sys_fsopen(fstype, FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return -errno;
-	for (const char *const *o = opts; o && *o; o++) {
-		char key[64];
-		const char *eq = strchr(*o, '=');
-		int r;
-		if (eq) {
-			snprintf(key, sizeof(key), "%.*s", (int)(eq - *o), *o);
-			r = sys_fsconfig(fs, FSCONFIG_SET_STRING, key, eq + 1, 0);
-		} else {
-			r = sys_fsconfig(fs, FSCONFIG_SET_FLAG, *o, NULL, 0);
-		}
-		if (r < 0) {
-			int e = errno;
-			close(fs);
-			return -e;
-		}
-	}
-	int m = -1, target = -1, rc = 0;
-	if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
-	    (m = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs)) < 0 ||
-	    (target = open_target(dirfd, name, O_DIRECTORY)) < 0 ||
-	    sys_move_mount(m, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		rc = -errno;
-	close(fs);
-	if (target >= 0)
-		close(target);
-	if (rc < 0) {
-		if (m >= 0)
-			close(m);
-		return rc;
-	}
-	return m;
-}
-
-/* Binds a clone of the host's src over dirfd/name (a file or directory). */
-static int bind_host(const char *src, int dirfd, const char *name)
-{
-	int t = sys_open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (t < 0)
-		return -errno;
-	int target = open_target(dirfd, name, 0);
-	int rc = 0;
-	if (target < 0 ||
-	    sys_move_mount(t, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		rc = -errno;
-	if (target >= 0)
-		close(target);
-	close(t);
-	return rc;
-}
-
-static void setup_proc(int rootfd)
-{
-	static const char *const no_opts[] = {NULL};
-	int proc = mount_new_fs(rootfd, "proc", "proc", no_opts,
-				MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (proc < 0)
-		child_fail(-proc, "mount /proc");
-	for (const char *const *p = proc_masked; *p; p++) {
-		struct stat st;
-		if (fstatat(proc, *p, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue; /* not on this kernel */
-		int rc;
-		if (S_ISDIR(st.st_mode)) {
-			static const char *const ro_opts[] = {"size=4096", "nr_inodes=2", NULL};
-			rc = mount_new_fs(proc, *p, "tmpfs", ro_opts,
-					  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-						  MOUNT_ATTR_NOEXEC);
-			if (rc >= 0)
-				close(rc);
-		} else {
-			rc = bind_host("/dev/null", proc, *p);
-		}
-		if (rc < 0)
-			child_fail(-rc, "mask /proc/%s", *p);
-	}
-	for (const char *const *p = proc_readonly; *p; p++) {
-		int t = sys_open_tree(proc, *p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (t < 0) {
-			if (errno == ENOENT)
-				continue;
-			child_fail(errno, "clone /proc/%s", *p);
-		}
-		struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-						      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
-		int target = open_target(proc, *p, 0);
-		if (target < 0 || sys_mount_setattr(t, "", AT_EMPTY_PATH, &attr) < 0 ||
-		    sys_move_mount(t, "", target, "",
-				   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			child_fail(errno, "read-only /proc/%s", *p);
-		close(target);
-		close(t);
-	}
-	close(proc);
-}
-
-static void setup_dev(int rootfd, const struct forge_container_spec *spec)
-{
-	static const char *const dev_opts[] = {"mode=0755", "size=65536", "nr_inodes=64", NULL};
-	int dev = mount_new_fs(rootfd, "dev", "tmpfs", dev_opts,
-			       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (dev < 0)
-		child_fail(-dev, "mount /dev");
-	for (const char *const *d = dev_nodes; *d; d++) {
-		char src[32];
-		snprintf(src, sizeof(src), "/dev/%s", *d);
-		if (access(src, F_OK) < 0 && strcmp(*d, "tty") == 0)
-			continue; /* a host without /dev/tty: the container goes without */
-		int f = openat(dev, *d, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
-		if (f < 0)
-			child_fail(errno, "create /dev/%s", *d);
-		close(f);
-		int rc = bind_host(src, dev, *d);
-		if (rc < 0)
-			child_fail(-rc, "bind /dev/%s", *d);
-	}
-	if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0)
-		child_fail(errno, "mkdir in /dev");
-	/* gid 5 is tty in Debian-style images; only when it is mapped. */
-	const char *pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL};
-	if (spec->id_count <= 5)
-		pts_opts[3] = NULL;
-	int m = mount_new_fs(dev, "pts", "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-	if (m < 0)
-		child_fail(-m, "mount /dev/pts");
-	close(m);
-	char size[48];
-	snprintf(size, sizeof(size), "size=%" PRIu64, spec->tmpfs_bytes);
-	const char *shm_opts[] = {"mode=1777", size, NULL};
-	m = mount_new_fs(dev, "shm", "tmpfs", shm_opts,
-			 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (m < 0)
-		child_fail(-m, "mount /dev/shm");
-	close(m);
-	static const char *const links[][2] = {
-		{"ptmx", "pts/ptmx"},         {"fd", "/proc/self/fd"},
-		{"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
-		{"stderr", "/proc/self/fd/2"},
-	};
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
-			child_fail(errno, "symlink /dev/%s", links[i][0]);
-	/* Nothing may be created in /dev later (the binds and the pts/shm mounts
-	 * keep their own flags). */
-	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
-	if (sys_mount_setattr(dev, "", AT_EMPTY_PATH, &ro) < 0)
-		child_fail(errno, "read-only /dev");
-	close(dev);
-}
-
-static void setup_tmpfs(int rootfd, const char *name, const char *mode, uint64_t bytes)
-{
-	char m[16], size[48];
-	snprintf(m, sizeof(m), "mode=%s", mode);
-	snprintf(size, sizeof(size), "size=%" PRIu64, bytes);
-	const char *opts[] = {m, size, NULL};
-	int fd = mount_new_fs(rootfd, name, "tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-	if (fd < 0)
-		child_fail(-fd, "mount /%s", name);
-	close(fd);
-}
-
-int forge_fds_arrange(const int *fds, int n, int first_cloexec)
-{
-	int tmp[8];
-	if (n > 8)
-		return -EINVAL;
-	/* Copies above every target first, so no dup2 overwrites a source. */
-	for (int i = 0; i < n; i++) {
-		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100);
-		if (tmp[i] < 0)
-			return -errno;
-	}
-	for (int i = 0; i < n; i++)
-		if (dup3(tmp[i], i, i >= first_cloexec ? O_CLOEXEC : 0) < 0)
-			return -errno;
-	syscall(SYS_close_range, (unsigned)n, ~0U, 0U);
-	return 0;
-}
-
-/* stdio to 0-2, the sync socket to 3; everything else the launcher had open
- * is closed. */
-static void child_fds(const struct forge_container_spec *spec, int sock)
-{
-	int fds[4] = {spec->stdio[0], spec->stdio[1], spec->stdio[2], sock};
-	int null = -1;
-	for (int i = 0; i < 3; i++)
-		if (fds[i] < 0) {
-			if (null < 0)
-				null = open("/dev/null", O_RDWR | O_CLOEXEC);
-			fds[i] = null;
-		}
-	if (forge_fds_arrange(fds, 4, 3) < 0)
-		_exit(125); /* cannot even report: the socket is what failed */
-	child_sock = 3;
-}
-
-int forge_exec_search(const char *const *argv, char *const *envp)
-{
-	const char *cmd = argv[0];
-	if (strchr(cmd, '/')) {
-		execve(cmd, (char *const *)argv, envp);
-		return errno;
-	}
-	const char *path = DEFAULT_PATH;
-	for (char *const *e = envp; e && *e; e++)
-		if (strncmp(*e, "PATH=", 5) == 0)
-			path = *e + 5;
-	int saved = ENOENT;
-	char buf[FORGE_PATH_MAX];
-	for (const char *p = path;; p++) {
-		const char *end = strchrnul(p, ':');
-		size_t dlen = (size_t)(end - p);
-		if (dlen == 0)
-			snprintf(buf, sizeof(buf), "%s", cmd);
-		else
-			snprintf(buf, sizeof(buf), "%.*s/%s", (int)dlen, p, cmd);
-		execve(buf, (char *const *)argv, envp);
-		if (errno == EACCES || (errno != ENOENT && errno != ENOTDIR))
-			saved = errno;
-		if (!*end)
-			break;
-		p = end;
-	}
-	return saved;
-}
-
-int forge_confine_self(uint64_t caps, const struct forge_seccomp_prog *prog, const char **what)
-{
-	int last = cap_max_bits() - 1;
-	for (int cap = 0; cap <= last; cap++) {
-		if (caps & (1ULL << cap))
-			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
-			*what = "drop bounding capabilities";
-			return -errno;
-		}
-	}
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) {
-		*what = "clear ambient capabilities";
-		return -errno;
-	}
-	cap_t set = cap_init();
-	if (!set) {
-		*what = "cap_init";
-		return -ENOMEM;
-	}
-	for (int cap = 0; cap <= last; cap++) {
-		if (!(caps & (1ULL << cap)))
-			continue;
-		cap_value_t v = cap;
-		cap_set_flag(set, CAP_PERMITTED, 1, &v, CAP_SET);
-		cap_set_flag(set, CAP_EFFECTIVE, 1, &v, CAP_SET);
-	}
-	int rc = cap_set_proc(set);
-	int e = errno;
-	cap_free(set);
-	if (rc < 0) {
-		*what = "set capabilities";
-		return -e;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		*what = "no_new_privs";
-		return -errno;
-	}
-	rc = forge_seccomp_install(prog);
-	if (rc < 0) {
-		*what = "seccomp";
-		return rc;
-	}
-	return 0;
-}
-
-static void reset_signals(void)
-{
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL); /* EINVAL for KILL/STOP and RT gaps */
-}
-
-/* The command process: init's fork. Reports an exec failure through ep. */
-static void __attribute__((noreturn)) run_command(const struct forge_container *c, int ep)
-{
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	close(child_sock);
-	int32_t report[2] = {0, 0}; /* errno, and 1 when it was the exec that failed */
-	if (setsid() < 0 || chdir(c->cwd) < 0) {
-		report[0] = errno;
-	} else {
-		report[1] = 1;
-		report[0] = forge_exec_search((const char *const *)c->argv, c->envp);
-	}
-	(void)!write(ep, report, sizeof(report));
-	_exit(127);
-}
-
-/* PID 1: starts the command, forwards signals, reaps orphans and reports the
- * command's wait status; its exit ends the pid namespace. */
-static void __attribute__((noreturn)) run_init(const struct forge_container *c)
-{
-	sigset_t all;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
-	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
-	int ep[2];
-	if (sfd < 0 || pipe2(ep, O_CLOEXEC) < 0)
-		child_fail(errno, "init: signalfd/pipe");
-	pid_t cmd = fork();
-	if (cmd < 0)
-		child_fail(errno, "init: fork");
-	if (cmd == 0)
-		run_command(c, ep[1]);
-	close(ep[1]);
-	int32_t report[2];
-	ssize_t n = read(ep[0], report, sizeof(report));
-	close(ep[0]);
-	if (n == (ssize_t)sizeof(report)) {
-		const char *what = report[1] ? "exec" : "chdir";
-		const char *arg = report[1] ? c->argv[0] : c->cwd;
-		sync_send(child_sock, MSG_EXEC_FAILED, report[0], 0, -1, "%s \"%s\": %s", what, arg,
-			  strerror(report[0]));
-		waitpid(cmd, NULL, 0);
-		_exit(report[0] == ENOENT ? 127 : 126);
-	}
-	sync_send(child_sock, MSG_READY, 0, 0, -1, NULL);
-
-	for (;;) {
-		struct signalfd_siginfo si;
-		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-			continue;
-		if (si.ssi_signo != SIGCHLD) {
-			kill(cmd, (int)si.ssi_signo);
-			continue;
-		}
-		int ws;
-		pid_t p;
-		while ((p = waitpid(-1, &ws, WNOHANG)) > 0) {
-			if (p != cmd)
-				continue; /* an orphan: reaped, nothing to report */
-			sync_send(child_sock, MSG_EXIT, 0, ws, -1, NULL);
-			_exit(WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
-		}
-	}
-}
-
-/* init is a copy of the launcher: overwrite the launcher's argv in its
- * memory (what /proc/1/cmdline shows) so the container does not learn how
- * the launcher was started. */
-static void set_init_title(void)
-{
-	char *buf = NULL;
-	size_t len;
-	if (forge_read_knob(AT_FDCWD, "/proc/self/stat", &buf, &len, 4096, NULL) == 0) {
-		/* Fields after "(comm)": arg_start and arg_end are fields 48 and 49. */
-		char *p = strrchr(buf, ')');
-		unsigned long long start = 0, end = 0;
-		for (int field = 2; p && *p; p++) {
-			if (*p != ' ')
-				continue;
-			field++;
-			if (field == 48)
-				start = strtoull(p + 1, NULL, 10);
-			else if (field == 49) {
-				end = strtoull(p + 1, NULL, 10);
-				break;
-			}
-		}
-		if (start && end > start) {
-			char *args = (char *)(uintptr_t)start;
-			memset(args, 0, end - start);
-			snprintf(args, end - start, "forge-init");
-		}
-		free(buf);
-	}
-	prctl(PR_SET_NAME, "forge-init", 0, 0, 0);
-}
-
-static void __attribute__((noreturn)) child_main(struct child_ctx *x, int sock)
-{
-	const struct forge_container_spec *spec = x->spec;
-	struct sync_msg m;
-	int rootfd;
-
-	reset_signals();
-	child_fds(spec, sock);
-	set_init_title();
-	if (spec->die_with_parent)
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	/* No one outside the container's user namespace may inspect init (it is
-	 * a copy of the launcher's memory) and no one inside can either: its mm
-	 * belongs to the initial user namespace. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
-	ssize_t n = sync_recv(child_sock, &m, &rootfd, 0);
-	if (n <= 0 || m.type != MSG_GO || rootfd < 0)
-		_exit(125); /* the launcher gave up on us */
-
-	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
-		child_fail(errno, "become container root");
-	if (x->v1_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
-		child_fail(errno, "cgroup namespace");
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		child_fail(errno, "make mounts private");
-	/* The mount point is opened here, not inherited: a descriptor from the
-	 * launcher would point into the launcher's mount namespace. The path is
-	 * Forge's own state dir, not the container's. */
-	char mp[FORGE_PATH_MAX + 8];
-	snprintf(mp, sizeof(mp), "%s/root", x->c->state_dir);
-	int mpfd = open(mp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (mpfd < 0)
-		child_fail(errno, "open %s", mp);
-	if (sys_move_mount(rootfd, "", mpfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
-	    0)
-		child_fail(errno, "attach rootfs");
-	close(mpfd);
-
-	/* /proc first: the kernel lets a user namespace mount procfs only while
-	 * a fully visible procfs exists in its mount namespace (the host's, until
-	 * pivot_root detaches it). */
-	setup_proc(rootfd);
-	setup_dev(rootfd, spec);
-	setup_tmpfs(rootfd, "tmp", "1777", spec->tmpfs_bytes);
-	setup_tmpfs(rootfd, "run", "0755", spec->tmpfs_bytes);
-
-	if (fchdir(rootfd) < 0 || sys_pivot_root(".", ".") < 0)
-		child_fail(errno, "pivot_root");
-	if (umount2(".", MNT_DETACH) < 0)
-		child_fail(errno, "detach the old root");
-	if (chdir("/") < 0)
-		child_fail(errno, "chdir /");
-	close(rootfd);
-
-	const char *host = x->c->hostname;
-	if (sethostname(host, strlen(host)) < 0)
-		child_fail(errno, "sethostname");
-
-	const char *what = "";
-	int rc = forge_confine_self(spec->caps, x->prog, &what);
-	if (rc < 0)
-		child_fail(-rc, "%s", what);
-	run_init(x->c);
 }
 
 /* ================================================================= launcher side */
@@ -1056,7 +539,7 @@ static int await_start(struct forge_container *c, struct forge_err *err)
 		return forge_err_set(err, -ETIMEDOUT, "container %s: init did not start within %d ms",
 				     c->name, START_TIMEOUT_MS);
 	struct sync_msg m;
-	ssize_t n = sync_recv(c->sock, &m, NULL, MSG_DONTWAIT);
+	ssize_t n = forge_sync_recv(c->sock, &m, NULL, MSG_DONTWAIT);
 	if (n <= 0)
 		return forge_err_set(err, -ECHILD, "container %s: init died during setup", c->name);
 	switch (m.type) {
@@ -1183,10 +666,10 @@ int forge_container_start(struct forge_runtime *rt, const struct forge_container
 		rc = forge_err_errno(err, errno, "container %s: socketpair", c->name);
 		goto fail;
 	}
-	struct child_ctx x = {.spec = spec, .c = c, .prog = prog, .v1_cgroupns = !rt->cg.v2};
+	struct forge_child_ctx x = {.spec = spec, .c = c, .prog = prog, .v1_cgroupns = !rt->cg.v2};
 	pid_t pid = clone_container(c, spec, cgfd, err);
 	if (pid == 0)
-		child_main(&x, sp[1]);
+		forge_init_main(&x, sp[1]);
 	if (pid < 0) {
 		rc = pid;
 		goto fail;
@@ -1206,7 +689,7 @@ int forge_container_start(struct forge_runtime *rt, const struct forge_container
 	}
 	if (rc < 0)
 		goto fail;
-	rc = sync_send(c->sock, MSG_GO, 0, 0, rootfd, NULL);
+	rc = forge_sync_send(c->sock, MSG_GO, 0, 0, rootfd, NULL);
 	close(rootfd);
 	if (rc < 0) {
 		rc = forge_err_errno(err, -rc, "container %s: send rootfs to init", c->name);
@@ -1250,7 +733,7 @@ static int collect(struct forge_container *c, struct forge_err *err)
 {
 	struct sync_msg m;
 	bool got_exit = false;
-	while (c->sock >= 0 && sync_recv(c->sock, &m, NULL, MSG_DONTWAIT) > 0) {
+	while (c->sock >= 0 && forge_sync_recv(c->sock, &m, NULL, MSG_DONTWAIT) > 0) {
 		if (m.type == MSG_EXIT) {
 			got_exit = true;
 			c->st.exited = WIFEXITED(m.wstatus);

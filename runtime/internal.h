@@ -117,6 +117,38 @@ int forge_fds_arrange(const int *fds, int n, int first_cloexec);
  * explains the failure (it only returns on failure). */
 int forge_exec_search(const char *const *argv, char *const *envp);
 
+/* ------------------------------------------------------------- launch protocol */
+
+/* launcher ⇄ init, one fixed-size message per SOCK_SEQPACKET datagram. */
+enum sync_type {
+	MSG_GO = 1,      /* launcher → init, carries the rootfs fd */
+	MSG_READY,       /* init → launcher: the command runs */
+	MSG_EXEC_FAILED, /* init → launcher: the command could not be exec'd */
+	MSG_ERROR,       /* init → launcher: setup failed */
+	MSG_EXIT,        /* init → launcher: the command's wait status */
+};
+
+struct sync_msg {
+	uint32_t type;
+	int32_t err;     /* positive errno for EXEC_FAILED / ERROR */
+	int32_t wstatus; /* for EXIT */
+	char text[244];
+};
+
+int forge_sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
+	FORGE_PRINTF(6, 7);
+/* Receives one message; *fd gets a passed descriptor or -1. 0 at EOF. */
+ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags);
+
+struct forge_child_ctx {
+	const struct forge_container_spec *spec;
+	struct forge_container *c;
+	const struct forge_seccomp_prog *prog;
+	bool v1_cgroupns; /* unshare the cgroup namespace after the v1 attach */
+};
+/* The container's PID 1 (runtime/init.c), in the clone; never returns. */
+void forge_init_main(struct forge_child_ctx *x, int sock) __attribute__((noreturn));
+
 /* ------------------------------------------------------------- syscalls */
 
 #include <sys/syscall.h>

@@ -355,15 +355,21 @@ static bool is_equality(const struct sc_cond *c)
 }
 
 /* True when no call can match both: some argument is pinned by both to
- * values that differ on a bit both masks look at. */
+ * values that differ on a bit both masks look at, or is required to equal a
+ * value by one and to differ from it by the other. */
 static bool provably_disjoint(const struct sc_rule *a, const struct sc_rule *b)
 {
 	for (unsigned i = 0; i < a->ncond; i++) {
 		const struct sc_cond *x = &a->cond[i];
 		const struct sc_cond *y = cond_on(b, x->arg);
 
-		if (y && is_equality(x) && is_equality(y) &&
+		if (!y)
+			continue;
+		if (is_equality(x) && is_equality(y) &&
 		    (x->mask & y->mask & (x->value ^ y->value)) != 0)
+			return true;
+		if (x->value == y->value && ((x->op == SCMP_CMP_EQ && y->op == SCMP_CMP_NE) ||
+					     (x->op == SCMP_CMP_NE && y->op == SCMP_CMP_EQ)))
 			return true;
 	}
 	return false;

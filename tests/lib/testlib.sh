@@ -463,7 +463,7 @@ t_leak_snapshot() {
 		echo "== state under --root"
 		# The skeleton directories themselves may stay; anything in them is a leak.
 		find "$T_ROOT" -mindepth 1 2>/dev/null |
-			grep -vxE -- "${T_ROOT//./[.]}/(run|run/forge|run/forge/containers|var|var/lib|var/lib/forge)" |
+			grep -vxE -- "${T_ROOT//./[.]}/(etc|etc/forge|run|run/forge|run/forge/containers|var|var/lib|var/lib/forge)" |
 			sort
 		echo "== /run/forge (default root)"
 		find /run/forge -mindepth 1 2>/dev/null | sort

@@ -97,11 +97,11 @@ static void test_consttime_eq(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_is_idempotent),
-		cmocka_unit_test(test_sha256_known_vectors),
-		cmocka_unit_test(test_sha256_fd_from_current_offset),
-		cmocka_unit_test(test_random_hex),
-		cmocka_unit_test(test_consttime_eq),
+	    cmocka_unit_test(test_init_is_idempotent),
+	    cmocka_unit_test(test_sha256_known_vectors),
+	    cmocka_unit_test(test_sha256_fd_from_current_offset),
+	    cmocka_unit_test(test_random_hex),
+	    cmocka_unit_test(test_consttime_eq),
 	};
 
 	return cmocka_run_group_tests_name("common_crypto", tests, NULL, NULL);

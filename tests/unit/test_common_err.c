@@ -78,11 +78,11 @@ static void test_long_messages_truncate_safely(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set_formats_and_returns_code),
-		cmocka_unit_test(test_errno_appends_strerror),
-		cmocka_unit_test(test_null_err_still_returns_code),
-		cmocka_unit_test(test_prefix_adds_context),
-		cmocka_unit_test(test_long_messages_truncate_safely),
+	    cmocka_unit_test(test_set_formats_and_returns_code),
+	    cmocka_unit_test(test_errno_appends_strerror),
+	    cmocka_unit_test(test_null_err_still_returns_code),
+	    cmocka_unit_test(test_prefix_adds_context),
+	    cmocka_unit_test(test_long_messages_truncate_safely),
 	};
 
 	return cmocka_run_group_tests_name("common_err", tests, NULL, NULL);

@@ -32,13 +32,13 @@
  * would go on running tests there: children report through their exit code. */
 static bool in_child;
 
-#define CHECK(x)                                                                   \
-	do {                                                                       \
-		if (!(x)) {                                                        \
-			if (in_child)                                              \
-				_exit(99);                                         \
-			fail_msg("%s:%d: %s", __FILE__, __LINE__, #x);             \
-		}                                                                  \
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		if (!(x)) {                                                                        \
+			if (in_child)                                                              \
+				_exit(99);                                                         \
+			fail_msg("%s:%d: %s", __FILE__, __LINE__, #x);                             \
+		}                                                                                  \
 	} while (0)
 
 struct tmp {
@@ -166,14 +166,13 @@ static void test_path_join(void **state)
 	assert_int_equal(forge_path_join(out, sizeof(out), NULL, "x", &err), -EINVAL);
 	/* "..." and "..x" are ordinary names. */
 	assert_int_equal(forge_path_join(out, sizeof(out), "/r", ".../..x", &err), 0);
-	assert_int_equal(forge_path_join(out, sizeof(out), "/a-long-base-directory",
-					 "and-a-long-name", &err),
-			 -ENAMETOOLONG);
+	assert_int_equal(
+	    forge_path_join(out, sizeof(out), "/a-long-base-directory", "and-a-long-name", &err),
+	    -ENAMETOOLONG);
 	assert_string_equal(out, "");
 	/* Exactly filling the buffer (31 characters + NUL) still fits. */
-	assert_int_equal(forge_path_join(out, sizeof(out), "/0123456789", "0123456789012345678",
-					 &err),
-			 0);
+	assert_int_equal(
+	    forge_path_join(out, sizeof(out), "/0123456789", "0123456789012345678", &err), 0);
 }
 
 static void test_atomic_write_replaces(void **state)
@@ -628,24 +627,24 @@ static void test_write_knob(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_is_component),
-		cmocka_unit_test(test_path_join),
-		TMP_TEST(test_atomic_write_replaces),
-		TMP_TEST(test_atomic_write_through_o_path_fd),
-		TMP_TEST(test_atomic_write_bad_cases),
-		TMP_TEST(test_atomic_write_crash_keeps_old),
-		TMP_TEST(test_open_beneath_rejects_escapes),
-		TMP_TEST(test_open_beneath_refuses_symlinks_out),
-		cmocka_unit_test(test_open_beneath_refuses_magic_links),
-		TMP_TEST(test_open_beneath_create_and_missing),
-		TMP_TEST(test_open_in_root_resolves_inside),
-		TMP_TEST(test_mkdir_beneath),
-		TMP_TEST(test_mkdir_beneath_refuses_symlink),
-		TMP_TEST(test_remove_tree_keeps_symlink_targets),
-		TMP_TEST(test_remove_tree_unprivileged),
-		TMP_TEST(test_remove_tree_refuses_mount_points),
-		TMP_TEST(test_read_file),
-		TMP_TEST(test_write_knob),
+	    cmocka_unit_test(test_name_is_component),
+	    cmocka_unit_test(test_path_join),
+	    TMP_TEST(test_atomic_write_replaces),
+	    TMP_TEST(test_atomic_write_through_o_path_fd),
+	    TMP_TEST(test_atomic_write_bad_cases),
+	    TMP_TEST(test_atomic_write_crash_keeps_old),
+	    TMP_TEST(test_open_beneath_rejects_escapes),
+	    TMP_TEST(test_open_beneath_refuses_symlinks_out),
+	    cmocka_unit_test(test_open_beneath_refuses_magic_links),
+	    TMP_TEST(test_open_beneath_create_and_missing),
+	    TMP_TEST(test_open_in_root_resolves_inside),
+	    TMP_TEST(test_mkdir_beneath),
+	    TMP_TEST(test_mkdir_beneath_refuses_symlink),
+	    TMP_TEST(test_remove_tree_keeps_symlink_targets),
+	    TMP_TEST(test_remove_tree_unprivileged),
+	    TMP_TEST(test_remove_tree_refuses_mount_points),
+	    TMP_TEST(test_read_file),
+	    TMP_TEST(test_write_knob),
 	};
 
 	return cmocka_run_group_tests_name("common_fs", tests, NULL, NULL);

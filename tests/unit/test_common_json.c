@@ -108,11 +108,11 @@ static void test_null_value_is_an_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sorts_nested_keys_without_whitespace),
-		cmocka_unit_test(test_sort_is_bytewise),
-		cmocka_unit_test(test_embedded_nul_key_sorts_after_prefix),
-		cmocka_unit_test(test_same_hash_for_any_key_order),
-		cmocka_unit_test(test_null_value_is_an_error),
+	    cmocka_unit_test(test_sorts_nested_keys_without_whitespace),
+	    cmocka_unit_test(test_sort_is_bytewise),
+	    cmocka_unit_test(test_embedded_nul_key_sorts_after_prefix),
+	    cmocka_unit_test(test_same_hash_for_any_key_order),
+	    cmocka_unit_test(test_null_value_is_an_error),
 	};
 
 	return cmocka_run_group_tests_name("common_json", tests, NULL, NULL);

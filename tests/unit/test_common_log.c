@@ -93,9 +93,8 @@ static void test_line_has_expected_keys(void **state)
 	obj = one_line(lp);
 	ts = str(obj, "ts");
 	assert_int_equal(strlen(ts), 24);
-	assert_int_equal(sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms,
-				&z),
-			 8);
+	assert_int_equal(
+	    sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms, &z), 8);
 	assert_int_equal(z, 'Z');
 	assert_true(y >= 2024 && mo >= 1 && mo <= 12 && ms >= 0 && ms <= 999);
 	assert_string_equal(str(obj, "level"), "info");
@@ -136,9 +135,9 @@ static void test_redaction(void **state)
 	json_t *obj;
 
 	forge_log(FORGE_LOG_ERROR, "auth", "token", "t0psecret", "Authorization", "Bearer abc",
-		  "db_password", "hunter2", "KEY", "k", "sat", "s", "jwt", "j", "signing_private_key",
-		  "pk", "client_secret", "cs", "passphrase", "pp", "keyring", "visible", "user",
-		  "alice", NULL);
+		  "db_password", "hunter2", "KEY", "k", "sat", "s", "jwt", "j",
+		  "signing_private_key", "pk", "client_secret", "cs", "passphrase", "pp", "keyring",
+		  "visible", "user", "alice", NULL);
 	obj = one_line(lp);
 	assert_string_equal(str(obj, "token"), "[redacted]");
 	assert_string_equal(str(obj, "Authorization"), "[redacted]");
@@ -174,12 +173,11 @@ static void test_json_fields_redacted_at_depth(void **state)
 	assert_string_equal(str(nested, "api_token"), "[redacted]");
 	assert_null(strstr(lp->buf, "deep-secret-value"));
 	/* The caller's object is borrowed, not modified. */
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(json_object_get(fields, "auth"),
-								   "list"),
-						   0),
-				    "api_token")),
-			    "deep-secret-value");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(json_object_get(fields, "auth"), "list"), 0),
+		"api_token")),
+	    "deep-secret-value");
 	json_decref(obj);
 	json_decref(fields);
 	forge_log_json(FORGE_LOG_INFO, "no fields", NULL);
@@ -247,15 +245,14 @@ static void test_level_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_line_has_expected_keys, setup_pipe,
-						teardown_pipe),
-		cmocka_unit_test_setup_teardown(test_correlation_id, setup_pipe, teardown_pipe),
-		cmocka_unit_test_setup_teardown(test_redaction, setup_pipe, teardown_pipe),
-		cmocka_unit_test_setup_teardown(test_json_fields_redacted_at_depth, setup_pipe,
-						teardown_pipe),
-		cmocka_unit_test_setup_teardown(test_level_filter, setup_pipe, teardown_pipe),
-		cmocka_unit_test_setup_teardown(test_hostile_strings, setup_pipe, teardown_pipe),
-		cmocka_unit_test(test_level_parse),
+	    cmocka_unit_test_setup_teardown(test_line_has_expected_keys, setup_pipe, teardown_pipe),
+	    cmocka_unit_test_setup_teardown(test_correlation_id, setup_pipe, teardown_pipe),
+	    cmocka_unit_test_setup_teardown(test_redaction, setup_pipe, teardown_pipe),
+	    cmocka_unit_test_setup_teardown(test_json_fields_redacted_at_depth, setup_pipe,
+					    teardown_pipe),
+	    cmocka_unit_test_setup_teardown(test_level_filter, setup_pipe, teardown_pipe),
+	    cmocka_unit_test_setup_teardown(test_hostile_strings, setup_pipe, teardown_pipe),
+	    cmocka_unit_test(test_level_parse),
 	};
 
 	return cmocka_run_group_tests_name("common_log", tests, NULL, NULL);
