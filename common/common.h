@@ -65,7 +65,7 @@ const char *forge_log_correlation_id(void);
  * The variadic part is pairs of (const char *key, const char *value) ending with
  * NULL. Values of keys that look secret (token, secret, password,
  * authorization, key material) are replaced by "[redacted]". One write(2) per line. */
-void forge_log(enum forge_log_level level, const char *msg, ...);
+void forge_log(enum forge_log_level level, const char *msg, ...) __attribute__((sentinel));
 /* Same, with the fields given as a JSON object (borrowed, not stolen; may be NULL). */
 void forge_log_json(enum forge_log_level level, const char *msg, const json_t *fields);
 

@@ -428,42 +428,31 @@ int forge_remove_tree(int dirfd, const char *name, struct forge_err *err)
 
 /* ------------------------------------------------------------ small files */
 
-int forge_read_file(int dirfd, const char *path, char **out, size_t *len, size_t max,
-		    struct forge_err *err)
+/* Reads all of fd (at most max bytes) into a NUL-terminated buffer. */
+static int read_fd_bounded(int fd, const char *path, char **out, size_t *len, size_t max,
+			   struct forge_err *err)
 {
 	size_t cap, used = 0;
 	char *buf = NULL, *grown;
 	struct stat st;
-	int fd, rc = 0;
+	int rc = 0;
 	ssize_t n;
 
-	*out = NULL;
-	if (len)
-		*len = 0;
 	/* Room for doubling, the overflow probe byte and the NUL. */
 	if (max > SIZE_MAX / 4)
 		max = SIZE_MAX / 4;
-	fd = forge_open_beneath(dirfd, path, O_RDONLY | O_NOCTTY, 0, err);
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0) {
-		rc = forge_err_errno(err, errno, "read %s: fstat", path);
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
-		rc = forge_err_set(err, -EFBIG, "read %s: %jd bytes, more than the %zu allowed",
-				   path, (intmax_t)st.st_size, max);
-		goto out;
-	}
+	if (fstat(fd, &st) < 0)
+		return forge_err_errno(err, errno, "read %s: fstat", path);
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max)
+		return forge_err_set(err, -EFBIG, "read %s: %jd bytes, more than the %zu allowed",
+				     path, (intmax_t)st.st_size, max);
 	/* /proc and sysfs files report size 0 or 4096: only a hint. One byte
 	 * more than max is read to tell "exactly max" from "too big". */
 	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 4096;
 	cap = (cap < max ? cap : max) + 1;
 	buf = malloc(cap + 1);
-	if (!buf) {
-		rc = forge_err_set(err, -ENOMEM, "read %s: out of memory", path);
-		goto out;
-	}
+	if (!buf)
+		return forge_err_set(err, -ENOMEM, "read %s: out of memory", path);
 	for (;;) {
 		if (used == cap) {
 			if (cap > max) {
@@ -497,6 +486,33 @@ int forge_read_file(int dirfd, const char *path, char **out, size_t *len, size_t
 		*len = used;
 out:
 	free(buf);
+	return rc;
+}
+
+int forge_read_file(int dirfd, const char *path, char **out, size_t *len, size_t max,
+		    struct forge_err *err)
+{
+	*out = NULL;
+	if (len)
+		*len = 0;
+	int fd = forge_open_beneath(dirfd, path, O_RDONLY | O_NOCTTY, 0, err);
+	if (fd < 0)
+		return fd;
+	int rc = read_fd_bounded(fd, path, out, len, max, err);
+	close(fd);
+	return rc;
+}
+
+int forge_read_knob(int dirfd, const char *path, char **out, size_t *len, size_t max,
+		    struct forge_err *err)
+{
+	*out = NULL;
+	if (len)
+		*len = 0;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		return forge_err_errno(err, errno, "read %s", path);
+	int rc = read_fd_bounded(fd, path, out, len, max, err);
 	close(fd);
 	return rc;
 }

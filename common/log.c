@@ -150,24 +150,33 @@ static json_t *log_string(const char *s)
 	return j;
 }
 
+static json_t *log_redacted_copy(json_t *v);
+
+/* The value to log for key: redacted, or a copy with secrets inside redacted. */
+static json_t *log_field_value(const char *key, json_t *value)
+{
+	return log_key_is_secret(key) ? json_string(LOG_REDACTED) : log_redacted_copy(value);
+}
+
 /* A copy of v with every value under a secret-looking key redacted. */
 static json_t *log_redacted_copy(json_t *v)
 {
-	const char *key;
-	json_t *out, *child;
+	json_t *out;
+	void *it;
 	size_t i;
 
 	if (json_is_object(v)) {
 		out = json_object();
-		json_object_foreach(v, key, child) json_object_set_new(
-		    out, key,
-		    log_key_is_secret(key) ? json_string(LOG_REDACTED) : log_redacted_copy(child));
+		for (it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+			json_object_set_new(
+			    out, json_object_iter_key(it),
+			    log_field_value(json_object_iter_key(it), json_object_iter_value(it)));
 		return out;
 	}
 	if (json_is_array(v)) {
 		out = json_array();
-		json_array_foreach(v, i, child)
-		    json_array_append_new(out, log_redacted_copy(child));
+		for (i = 0; i < json_array_size(v); i++)
+			json_array_append_new(out, log_redacted_copy(json_array_get(v, i)));
 		return out;
 	}
 	return json_deep_copy(v);
@@ -220,18 +229,15 @@ static void log_add_fields(json_t *line, json_t *fields)
 {
 	char renamed[256];
 	const char *key;
-	json_t *value, *copy;
+	void *it;
 
-	json_object_foreach(fields, key, value)
-	{
-		copy =
-		    log_key_is_secret(key) ? json_string(LOG_REDACTED) : log_redacted_copy(value);
+	for (it = json_object_iter(fields); it; it = json_object_iter_next(fields, it)) {
+		key = json_object_iter_key(it);
 		if (json_object_get(line, key)) {
 			snprintf(renamed, sizeof(renamed), LOG_FIELD_PREFIX "%s", key);
-			json_object_set_new(line, renamed, copy);
-		} else {
-			json_object_set_new(line, key, copy);
+			key = renamed;
 		}
+		json_object_set_new(line, key, log_field_value(key, json_object_iter_value(it)));
 	}
 }
 

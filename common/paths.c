@@ -30,36 +30,32 @@ static const char *paths_env(const char *name)
 static int paths_absolute(char *out, size_t outsz, const char *root, struct forge_err *err)
 {
 	char cwd[FORGE_PATH_MAX], *src;
-	const char *p, *end;
-	size_t used = 0, n;
+	size_t used = 0;
+	const char *p;
 	int rc = 0;
 
-	if (root[0] == '/') {
+	if (root[0] == '/')
 		cwd[0] = '\0';
-	} else if (!getcwd(cwd, sizeof(cwd))) {
+	else if (!getcwd(cwd, sizeof(cwd)))
 		return forge_err_errno(err, errno, "root %s: getcwd", root);
-	}
 	if (asprintf(&src, "%s/%s", cwd, root) < 0)
 		return forge_err_set(err, -ENOMEM, "root %s: out of memory", root);
-	for (p = src; *p; p = end) {
-		while (*p == '/')
-			p++;
-		end = p + strcspn(p, "/");
-		n = (size_t)(end - p);
-		if (n == 0 || (n == 1 && *p == '.'))
+	/* src starts with '/', so out[0] is '/' before anything is skipped. */
+	for (p = src; *p; p++) {
+		if (*p == '/' && used && out[used - 1] == '/')
 			continue;
-		if (used + 1 + n >= outsz) {
+		if (*p == '.' && out[used - 1] == '/' && (p[1] == '/' || !p[1]))
+			continue;
+		if (used + 1 >= outsz) {
 			/* The message would be all path: say what went wrong instead. */
 			rc = forge_err_set(err, -ENAMETOOLONG,
 					   "root: path too long (over %zu bytes)", outsz - 1);
 			goto out;
 		}
-		out[used++] = '/';
-		memcpy(out + used, p, n);
-		used += n;
+		out[used++] = *p;
 	}
-	if (used == 0)
-		out[used++] = '/';
+	while (used > 1 && out[used - 1] == '/')
+		used--;
 	out[used] = '\0';
 out:
 	free(src);

@@ -57,7 +57,7 @@ test_env_not_inherited() {
 }
 
 test_env_given() {
-	fc_run --env GREETING=hello --env PATH=/bin --env 'SPACED=a b' -- /bin/env
+	fc_run --env GREETING=hello --env PATH=/bin --env 'SPACED=a b' -- /usr/bin/env
 	assert_ok "env"
 	assert_match "$FC_OUT" '^GREETING=hello$' "--env GREETING"
 	assert_match "$FC_OUT" '^PATH=/bin$' "--env PATH overrides the default"

@@ -417,58 +417,62 @@ t_cgroup_areas() {
 # outside the host's nobody), and any process whose command line names this
 # test's temp dir (forgectl runs, helpers).
 t_leak_procs() {
-	local f pid k v uid comm
-	for f in /proc/[0-9]*/status; do
-		pid=${f#/proc/}
-		pid=${pid%/status}
-		uid=""
-		comm=""
-		while IFS=$'\t' read -r k v; do
-			case $k in
-			Name:) comm=$v ;;
-			Uid:) uid=${v%%$'\t'*}; break ;;
-			esac
-		done <"$f" 2>/dev/null
-		[[ $uid =~ ^[0-9]+$ ]] || continue
-		if [ "$uid" -ge 65536 ] && [ "$uid" != 65534 ] && [ "$uid" != 4294967295 ]; then
-			echo "proc $pid uid=$uid $comm"
-		fi
-	done
+	local f pid args
+	# One cat + awk for all processes; processes may vanish while we read.
+	cat /proc/[0-9]*/status 2>/dev/null | awk '
+		$1 == "Name:" { name = $2 }
+		$1 == "Pid:" { pid = $2 }
+		$1 == "Uid:" && $2 >= 65536 && $2 != 65534 && $2 != 4294967295 {
+			print "proc " pid " uid=" $2 " " name
+		}'
 	# A regex that matches the temp dir's name but not itself.
 	local re=${T_TMP//./[.]}
 	grep -lsE -- "$re" /proc/[0-9]*/cmdline 2>/dev/null | while read -r f; do
 		pid=${f#/proc/}
 		pid=${pid%/cmdline}
 		[ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] && continue
-		echo "proc $pid cmdline=$(tr '\0' ' ' <"$f" 2>/dev/null | head -c 200)"
+		args=()
+		mapfile -d '' -t args 2>/dev/null <"$f"
+		[ ${#args[@]} -gt 0 ] && echo "proc $pid ${args[*]}"
 	done
 	return 0
 }
 
-# t_leak_snapshot FILE: everything a container could leave behind.
+# Directories the runtime may create once and keep (empty) under a root.
+T_SKELETON_RE='^(etc|etc/forge|run|run/forge|run/forge/containers|var|var/lib|var/lib/forge)$'
+
+# t_leak_snapshot FILE: everything a container could leave behind. Few forks:
+# process creation is slow on small VMs and this runs twice per case.
 t_leak_snapshot() {
+	local mp n=0 area e seen=" "
 	{
 		echo "== mounts (host mount namespace)"
-		awk '{print $5}' /proc/self/mountinfo | sort
-		echo "count $(wc -l </proc/self/mountinfo)"
+		while read -r _ _ _ _ mp _; do
+			echo "$mp"
+			n=$((n + 1))
+		done </proc/self/mountinfo
+		echo "count $n"
 		echo "== cgroups"
-		local area
 		while read -r area; do
-			[ -d "$area" ] || continue
-			find "$area" -mindepth 1 -maxdepth 1 -type d -name 'forge*' \
-				-exec find {} -type d \; 2>/dev/null
-		done < <(t_cgroup_areas | sort -u)
+			[[ $seen == *" $area "* ]] && continue
+			seen+="$area "
+			for e in "$area"/forge*; do
+				[ -d "$e" ] && find "$e" -type d 2>/dev/null
+			done
+		done < <(t_cgroup_areas)
 		echo "== processes"
-		t_leak_procs | sort
-		echo "== state under --root"
-		# The skeleton directories themselves may stay; anything in them is a leak.
-		find "$T_ROOT" -mindepth 1 2>/dev/null |
-			grep -vxE -- "${T_ROOT//./[.]}/(etc|etc/forge|run|run/forge|run/forge/containers|var|var/lib|var/lib/forge)" |
-			sort
-		echo "== /run/forge (default root)"
-		find /run/forge -mindepth 1 2>/dev/null | sort
+		t_leak_procs
+		echo "== state under --root and /run/forge (default root)"
+		while read -r e; do
+			[[ ${e#"$T_ROOT"/} =~ $T_SKELETON_RE ]] && continue
+			[[ ${e#/} =~ $T_SKELETON_RE ]] && continue
+			echo "$e"
+		done < <(find "$T_ROOT" /run/forge -mindepth 1 2>/dev/null)
 		echo "== /tmp entries named *forge* (not the tests' own)"
-		find /tmp -mindepth 1 -maxdepth 1 -name '*forge*' ! -name 'forge-test*' 2>/dev/null | sort
+		for e in /tmp/*forge*; do
+			[ -e "$e" ] || continue
+			[[ $e == /tmp/forge-test* ]] || echo "$e"
+		done
 	} >"$1"
 }
 

@@ -59,11 +59,13 @@ static int setup_tmp(void **state)
 	if (!t)
 		return -1;
 	snprintf(t->path, sizeof(t->path), "/tmp/forge-test-fs-XXXXXX");
-	if (!mkdtemp(t->path))
+	t->fd = mkdtemp(t->path) ? open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (t->fd < 0) {
+		free(t);
 		return -1;
-	t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	*state = t;
-	return t->fd < 0 ? -1 : 0;
+	return 0;
 }
 
 static int teardown_tmp(void **state)

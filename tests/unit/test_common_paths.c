@@ -54,6 +54,9 @@ static void test_root_is_normalised(void **state)
 	assert_string_equal(p.run, "/tmp/x/run/forge");
 	assert_int_equal(forge_paths_init(&p, "//a//./b///", NULL, &err), 0);
 	assert_string_equal(p.root, "/a/b");
+	/* Only "." goes; ".." is not resolved lexically (symlinks), and dot-names stay. */
+	assert_int_equal(forge_paths_init(&p, "/a/./.b/../c/.", NULL, &err), 0);
+	assert_string_equal(p.root, "/a/.b/../c");
 	assert_int_equal(forge_paths_init(&p, "///", NULL, &err), 0);
 	assert_string_equal(p.root, "/");
 	assert_string_equal(p.run, "/run/forge");
