@@ -32,6 +32,9 @@
 #define KILL_DRAIN_MS     200
 #define FIXED_PATH        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* Where the command's own set-up failed, reported through the exec pipe. */
+enum exec_stage { EXEC_STAGE_SETSID, EXEC_STAGE_CHDIR, EXEC_STAGE_CONFINE, EXEC_STAGE_EXEC };
+
 struct helper_report {
 	int32_t pid; /* the command's host pid, or 0 */
 	int32_t err; /* positive errno when the helper failed */
@@ -67,23 +70,23 @@ run_exec_command(const struct forge_container *c, const struct forge_exec_spec *
 	if (forge_fds_arrange(all, 4, 3) < 0)
 		_exit(125);
 	ep = 3;
-	int32_t report[2] = {0, 0};
-	const char *what = "setsid";
-	if (setsid() < 0) {
-		report[0] = errno;
-	} else if (chdir(spec->cwd ? spec->cwd : "/") < 0) {
-		report[0] = errno;
-		what = "chdir";
-	} else {
-		int rc = forge_confine_self(c->caps, prog, &what);
-		if (rc < 0) {
-			report[0] = -rc;
-		} else {
-			report[1] = 1;
-			report[0] = forge_exec_search(spec->argv, envp);
-		}
+	const char *what;
+	int32_t report[2] = {0, EXEC_STAGE_SETSID}; /* errno, stage */
+	if (setsid() < 0)
+		goto failed;
+	report[1] = EXEC_STAGE_CHDIR;
+	if (chdir(spec->cwd ? spec->cwd : "/") < 0)
+		goto failed;
+	report[1] = EXEC_STAGE_CONFINE;
+	int rc = forge_confine_self(c->caps, prog, &what);
+	if (rc < 0) {
+		errno = -rc;
+		goto failed;
 	}
-	(void)what;
+	report[1] = EXEC_STAGE_EXEC;
+	errno = forge_exec_search(spec->argv, envp);
+failed:
+	report[0] = errno;
 	(void)!write(ep, report, sizeof(report));
 	_exit(127);
 }
@@ -164,7 +167,7 @@ static int pump(struct capture cap[2], int pidfd, pid_t pid, int timeout_ms,
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (r == 0) {
-			if (killed)
+			if (killed || exited)
 				break; /* a descendant holds the pipes open: give up on them */
 			kill(-pid, SIGKILL);
 			sys_pidfd_send_signal(pidfd, SIGKILL);
@@ -176,7 +179,11 @@ static int pump(struct capture cap[2], int pidfd, pid_t pid, int timeout_ms,
 			if (!pf[i].revents)
 				continue;
 			if (idx[i] == 2) {
+				/* Background children may keep the pipes open: read
+				 * what they write for a moment, not until the timeout. */
 				exited = true;
+				if (!killed && deadline > now_ms() + KILL_DRAIN_MS)
+					deadline = now_ms() + KILL_DRAIN_MS;
 				continue;
 			}
 			struct capture *cp = &cap[idx[i]];
@@ -311,8 +318,11 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 	int32_t report[2];
 	if (read(ep[0], report, sizeof(report)) == (ssize_t)sizeof(report)) {
 		/* Like a shell: the failure is the command's result, not ours. */
+		static const char *const stage[] = {"setsid", "chdir", "confine", "exec"};
+		const char *arg = report[1] == EXEC_STAGE_CHDIR ? (spec->cwd ? spec->cwd : "/")
+								 : spec->argv[0];
 		int len = snprintf(res->err, spec->output_limit + 1, "forge: %s \"%s\": %s\n",
-				   report[1] ? "exec" : "setup", spec->argv[0], strerror(report[0]));
+				   stage[report[1] & 3], arg, strerror(report[0]));
 		res->err_len = (size_t)len < spec->output_limit ? (size_t)len : spec->output_limit;
 		res->exited = true;
 		res->code = report[0] == ENOENT ? 127 : 126;

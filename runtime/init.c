@@ -503,20 +503,21 @@ void forge_init_main(struct forge_child_ctx *x, int sock)
 	if (n <= 0 || m.type != MSG_GO || rootfd < 0)
 		_exit(125); /* the launcher gave up on us */
 
+	/* The mount point is opened here, not inherited: a descriptor from the
+	 * launcher would point into the launcher's mount namespace. The path is
+	 * Forge's own state dir, not the container's, and it is opened while
+	 * init still has the launcher's ids, so its parents may be private. */
+	char mp[FORGE_PATH_MAX + 8];
+	snprintf(mp, sizeof(mp), "%s/root", x->c->state_dir);
+	int mpfd = open(mp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (mpfd < 0)
+		child_fail(errno, "open %s", mp);
 	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
 		child_fail(errno, "become container root");
 	if (x->v1_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(errno, "cgroup namespace");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(errno, "make mounts private");
-	/* The mount point is opened here, not inherited: a descriptor from the
-	 * launcher would point into the launcher's mount namespace. The path is
-	 * Forge's own state dir, not the container's. */
-	char mp[FORGE_PATH_MAX + 8];
-	snprintf(mp, sizeof(mp), "%s/root", x->c->state_dir);
-	int mpfd = open(mp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (mpfd < 0)
-		child_fail(errno, "open %s", mp);
 	if (sys_move_mount(rootfd, "", mpfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
 	    0)
 		child_fail(errno, "attach rootfs");

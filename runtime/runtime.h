@@ -131,7 +131,7 @@ json_t *forge_container_report(const struct forge_container *c);
 
 struct forge_exec_spec {
 	const char *const *argv;  /* NULL-terminated */
-	const char *const *envp;  /* NULL: a fixed minimal env (PATH, HOME, TERM) */
+	const char *const *envp;  /* NULL: a fixed minimal env (PATH, HOME) */
 	const char *cwd;          /* default "/" */
 	int timeout_ms;           /* > 0; the command's process group is killed after it */
 	size_t output_limit;      /* bytes kept per stream; the rest is read and dropped */
@@ -149,7 +149,10 @@ struct forge_exec_result {
 
 /* Runs a command inside a running container: joins all its namespaces and
  * its cgroup, applies the same capabilities, no_new_privs and seccomp,
- * captures bounded stdout/stderr, kills it at the timeout. */
+ * captures bounded stdout/stderr, kills its process group at the timeout.
+ * Once the command has exited, output from background children it left is
+ * read for a short moment more and then the group is killed. A command that
+ * cannot be run is a result (exit 127/126 with the reason on stderr). */
 int forge_container_exec(struct forge_container *c, const struct forge_exec_spec *spec,
 			 struct forge_exec_result *res, struct forge_err *err);
 void forge_exec_result_free(struct forge_exec_result *res);

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -261,7 +262,7 @@ static int parse_rule(struct sc_profile *p, char **tok, size_t ntok, unsigned li
 		if (nr < 0)
 			continue; /* exists only on other architectures */
 		r.nr = nr;
-		strcpy(r.name, tok[i]);
+		snprintf(r.name, sizeof(r.name), "%s", tok[i]);
 		rc = push_rule(p, &r, err);
 		if (rc < 0)
 			return rc;
@@ -293,9 +294,6 @@ static int parse_line(struct sc_profile *p, char *s, unsigned line, struct forge
 		if (p->has_default)
 			return forge_err_set(err, -EINVAL,
 					     PROFILE ":%u: second \"default\" statement", line);
-		if (p->n > 0)
-			return forge_err_set(err, -EINVAL,
-					     PROFILE ":%u: \"default\" after the first rule", line);
 		p->has_default = true;
 		return parse_errno(tok[1], line, &p->default_errno, err);
 	}
@@ -655,14 +653,19 @@ static int build_filter(const struct sc_profile *p, struct sc_rule **sorted,
 	    mode == FORGE_SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_ERRNO((uint32_t)p->default_errno);
 	b.ctx = seccomp_init(b.def);
 	if (!b.ctx)
-		return forge_err_set(err, -ENOMEM, PROFILE ": seccomp_init failed");
+		return forge_err_set(err, -EINVAL,
+				     PROFILE ": seccomp_init failed (default action not supported "
+					     "by this kernel, or out of memory)");
 	/* Other ABIs (i386 int 0x80, x32) are not in the filter: kill. */
 	rc = seccomp_attr_set(b.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	/* A binary search over system call numbers instead of a linear scan. */
-	if (rc == 0)
-		rc = seccomp_attr_set(b.ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (rc < 0) {
-		forge_err_errno(err, -rc, PROFILE ": setting filter attributes");
+		forge_err_errno(err, -rc, PROFILE ": kill-process action for other ABIs");
+		goto out;
+	}
+	/* A binary search over system call numbers instead of a linear scan. */
+	rc = seccomp_attr_set(b.ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (rc < 0) {
+		forge_err_errno(err, -rc, PROFILE ": binary-tree optimisation");
 		goto out;
 	}
 	for (size_t i = 0, j; i < p->n; i = j) {

@@ -210,38 +210,69 @@ allow ioctl
 allow sethostname setdomainname
 
 # ---------------------------------------------------------------- denied: EPERM
-# Each line says why. These would mostly fail anyway for lack of a
-# capability in the initial user namespace; refusing them here removes the
-# kernel code behind them from a container's reach.
+# Each rule's comment says why. Most would fail anyway for lack of a
+# capability in the initial user namespace; refusing them here keeps the
+# kernel code behind them out of a container's reach.
 
-errno EPERM keyctl add_key request_key     # keyrings are not namespaced: other users' and the host's keys
-errno EPERM bpf                            # eBPF verifier and maps: a recurring source of kernel exploits
-errno EPERM userfaultfd                    # stalls kernel page faults at will: exploit timing primitive
-errno EPERM perf_event_open                # exposes host kernel and hardware events; long CVE history
-errno EPERM io_uring_setup io_uring_enter io_uring_register   # large, fast-moving attack surface; bypasses seccomp per operation
-errno EPERM kexec_load kexec_file_load     # load a new kernel
-errno EPERM init_module finit_module delete_module   # load or unload kernel code
-errno EPERM create_module get_kernel_syms query_module   # obsolete module interfaces
-errno EPERM open_by_handle_at               # open any inode by handle, past mount confinement (the "shocker" escape)
-errno EPERM name_to_handle_at               # half of the same handle interface; leaks inode handles
-errno EPERM mount umount2 pivot_root        # rearranging mounts from inside undoes the runtime's confinement
-errno EPERM move_mount open_tree fsopen fsconfig fsmount fspick mount_setattr   # the fd-based mount API, same reason
-errno EPERM unshare setns                   # no new or foreign namespaces from inside
-errno EPERM ptrace                          # inspect and modify other processes; seccomp bypass on old kernels
-errno EPERM process_vm_readv process_vm_writev   # read/write another process's memory
-errno EPERM kcmp                            # compares kernel pointers of other processes' objects
-errno EPERM pidfd_getfd                     # steals descriptors from another process
-errno EPERM process_madvise                 # acts on another process's memory
-errno EPERM clock_settime settimeofday      # the clock is not namespaced: would change the host's time
-errno EPERM swapon swapoff                  # host memory configuration
-errno EPERM reboot                          # host power state
-errno EPERM acct                            # process accounting writes a host-wide file
-errno EPERM quotactl quotactl_fd            # host file system quotas
-errno EPERM lookup_dcookie                  # profiling interface; leaks kernel paths
-errno EPERM nfsservctl                      # removed NFS server control
-errno EPERM iopl ioperm                     # raw hardware I/O port access
-errno EPERM syslog                          # kernel log: host information and kernel addresses
-errno EPERM vhangup                         # hangs up the current terminal
-errno EPERM uselib                          # obsolete a.out loader with a CVE history
-errno EPERM ustat sysfs _sysctl             # obsolete host information interfaces
-errno EPERM fanotify_init                   # watch the whole mount or file system, host paths included
+# the kernel keyring is not fully namespaced: host and other users' keys; CVE history
+errno EPERM keyctl add_key request_key
+# eBPF verifier and maps: a recurring source of kernel exploits
+errno EPERM bpf
+# stalls kernel page faults at will: exploit timing primitive
+errno EPERM userfaultfd
+# exposes host kernel and hardware events; long CVE history
+errno EPERM perf_event_open
+# large, fast-moving attack surface; bypasses seccomp per operation
+errno EPERM io_uring_setup io_uring_enter io_uring_register
+# load a new kernel
+errno EPERM kexec_load kexec_file_load
+# load or unload kernel code
+errno EPERM init_module finit_module delete_module
+# obsolete module interfaces
+errno EPERM create_module get_kernel_syms query_module
+# open any inode by handle, past mount confinement (the "shocker" escape)
+errno EPERM open_by_handle_at
+# half of the same handle interface; leaks inode handles
+errno EPERM name_to_handle_at
+# rearranging mounts from inside undoes the runtime's confinement
+errno EPERM mount umount2 pivot_root
+# the fd-based mount API, same reason
+errno EPERM move_mount open_tree fsopen fsconfig fsmount fspick mount_setattr
+# no new or foreign namespaces from inside
+errno EPERM unshare setns
+# inspect and modify other processes; seccomp bypass on old kernels
+errno EPERM ptrace
+# read/write another process's memory
+errno EPERM process_vm_readv process_vm_writev
+# tells whether other processes share kernel objects: an information leak
+errno EPERM kcmp
+# steals descriptors from another process
+errno EPERM pidfd_getfd
+# acts on another process's memory
+errno EPERM process_madvise
+# the clock is not namespaced: would change the host's time
+errno EPERM clock_settime settimeofday
+# host memory configuration
+errno EPERM swapon swapoff
+# host power state
+errno EPERM reboot
+# process accounting writes a host-wide file
+errno EPERM acct
+# host file system quotas
+errno EPERM quotactl quotactl_fd
+# profiling interface; leaks kernel paths
+errno EPERM lookup_dcookie
+# removed NFS server control
+errno EPERM nfsservctl
+# raw hardware I/O port access
+errno EPERM iopl ioperm
+# kernel log: host information and kernel addresses
+errno EPERM syslog
+# hangs up the current terminal
+errno EPERM vhangup
+# obsolete a.out loader with a CVE history
+errno EPERM uselib
+# obsolete host information interfaces
+errno EPERM ustat sysfs _sysctl
+# watch the whole mount or file system, host paths included
+errno EPERM fanotify_init

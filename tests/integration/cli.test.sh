@@ -154,6 +154,55 @@ test_memory_suffixes_accepted() {
 	assert_status 0 "--cpus 0.5 --pids 100"
 }
 
+test_root_and_prefix_keep_objects_private() {
+	local id
+	fc_run --report -- /bin/true
+	assert_ok
+	local r
+	r=$(grep -m1 '^{"report":' <<<"$FC_ERR")
+	assert_match "$(json_get "$r" .report.rootfs.state_dir)" "^$T_ROOT/run/forge/containers/[^/]+\$" \
+		"state dir is under --root"
+	assert_match "$(json_get "$r" .report.cgroup.paths)" "/$T_PREFIX/run-" "cgroups carry --prefix"
+	assert_no_match "$(json_get "$r" .report.cgroup.paths)" "/forge/" "cgroups carry --prefix"
+	id=$(basename "$(json_get "$r" .report.rootfs.state_dir)")
+	[ -n "$id" ] && [ -e "/run/forge/containers/$id" ] && fail "state appeared under the default root"
+	return 0
+}
+
+test_root_in_private_directory() {
+	# mktemp -d and /root are 0700: the container's unprivileged host uid cannot
+	# traverse them, yet a --root there must work (the runtime holds fds).
+	local priv="$T_TMP/private-0700"
+	mkdir -m 0700 "$priv"
+	mkdir "$priv/root"
+	timeout -k 5 "$T_TIMEOUT" "$FORGECTL" --root "$priv/root" --prefix "$T_PREFIX" \
+		run --rootfs "$ROOTFS" -- /bin/echo hello >"$T_TMP/fc.out" 2>"$T_TMP/fc.err" </dev/null
+	FC_RC=$?
+	T_LAST_CMD="forgectl --root $priv/root --prefix $T_PREFIX run --rootfs $ROOTFS -- /bin/echo hello"
+	assert_ok "--root inside a 0700 directory"
+	assert_eq hello "$(cat "$T_TMP/fc.out")" "output"
+	local left
+	left=$(find "$priv/root" -mindepth 1 | grep -vE '/(etc|etc/forge|run|run/forge|run/forge/containers|var|var/lib|var/lib/forge)$')
+	assert_eq "" "$left" "state left under the private root"
+	rm -rf "$priv"
+}
+
+# forgectl_pid: the forgectl process of the background run (child of timeout).
+forgectl_pid() { host_children "$FC_BG_PID" | head -n1; }
+
+test_sigterm_stops_and_cleans_up() {
+	local sig want
+	for sig in TERM INT; do
+		fc_start -- /bin/sh -c 'echo ready; read x; echo "not stopped"'
+		fc_wait_output "$FC_BG_OUT" '^ready$' || return
+		kill -s "$sig" "$(forgectl_pid)"
+		want=$((128 + $(kill -l "$sig")))
+		fc_stop
+		assert_status "$want" "forgectl after SIG$sig (the command gets it and dies)"
+		assert_not_contains "$FC_OUT" "not stopped" "command output after SIG$sig"
+	done
+}
+
 t_setup
 t_case "--version prints the VERSION file" test_version
 t_case "exit status of the command is passed through" test_exit_status_passthrough
@@ -170,4 +219,7 @@ t_case "unknown capability is a usage error naming it" test_usage_errors_caps
 t_case "limits of 0 or garbage are usage errors" test_usage_errors_limits
 t_case "no command, no rootfs, unknown option, uid-base 0: usage errors" test_usage_errors_structure
 t_case "--memory accepts bytes and K/M/G suffixes" test_memory_suffixes_accepted
+t_case "--root and --prefix keep state and cgroups private" test_root_and_prefix_keep_objects_private
+t_case "--root inside a 0700 directory works" test_root_in_private_directory
+t_case "SIGTERM/SIGINT to forgectl stop the container; nothing is left" test_sigterm_stops_and_cleans_up
 t_done

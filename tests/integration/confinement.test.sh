@@ -93,7 +93,7 @@ test_clone3_enosys_allowed_work() {
 }
 
 test_seccomp_log_mode() {
-	fc_start --report --seccomp-log -- /bin/sh -c 'grep Seccomp: /proc/self/status; read x'
+	fc_start --report --seccomp-log -- /bin/sh -c 'grep Seccomp: /proc/self/status; read x; exit 0'
 	fc_wait_report || return
 	assert_match "$(json_get "$FC_REPORT" .report.seccomp.mode)" 'log' "report seccomp.mode with --seccomp-log"
 	fc_stop

@@ -21,13 +21,13 @@ cg_file() {
 cg_stat() { awk -v k="$2" '$1 == k {print $2; exit}' "$1" 2>/dev/null; }
 
 test_limits_written_under_own_cgroup() {
-	fc_start --report --memory 64M --pids 50 --cpus 0.5 -- /bin/sh -c 'echo ready; read x'
+	fc_start --report --memory 64M --pids 50 --cpus 0.5 -- /bin/sh -c 'echo ready; read x; exit 0'
 	fc_wait_report || return
 	local c own dir
 	for c in memory pids cpu; do
 		dir=$(cgroup_dir_of "$FC_PID" "$c")
 		own=$(cgroup_dir_of $$ "$c")
-		assert_match "$dir" "^${own%/}/forge[^/]*/.+" "$c cgroup of the container is below the test's own"
+		assert_match "$dir" "^${own%/}/$T_PREFIX/run-[0-9a-f]+\$" "$c cgroup of the container is <own>/<prefix>/run-<id>"
 	done
 	if cgroup_is_v2; then
 		assert_eq 67108864 "$(cat "$(cg_file memory - memory.max)")" "memory.max"
@@ -40,6 +40,9 @@ test_limits_written_under_own_cgroup() {
 		assert_eq 67108864 "$(cat "$(cg_file memory memory.limit_in_bytes -)")" \
 			"memory.limit_in_bytes"
 		assert_eq 50 "$(cat "$(cg_file pids pids.max -)")" "pids.max"
+		local memsw
+		memsw=$(cg_file memory memory.memsw.limit_in_bytes -)
+		[ -e "$memsw" ] && assert_eq 67108864 "$(cat "$memsw")" "memory.memsw.limit_in_bytes (no swap)"
 		assert_eq 50000 "$(cat "$(cg_file cpu cpu.cfs_quota_us -)")" "cpu.cfs_quota_us"
 		assert_eq 100000 "$(cat "$(cg_file cpu cpu.cfs_period_us -)")" "cpu.cfs_period_us"
 	fi
@@ -76,7 +79,7 @@ test_memory_hog_oom_killed() {
 }
 
 test_oom_counted_in_cgroup() {
-	fc_start --report --memory 32M -- /bin/sh -c 'tail /dev/zero; echo "hog status $?"; read x'
+	fc_start --report --memory 32M -- /bin/sh -c 'tail /dev/zero; echo "hog status $?"; read x; exit 0'
 	fc_wait_report || return
 	fc_wait_output "$FC_BG_OUT" '^hog status' 20 || return
 	assert_contains "$(cat "$FC_BG_OUT")" "hog status 137" "the hog was SIGKILLed"

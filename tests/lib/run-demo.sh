@@ -45,10 +45,11 @@ section "cgroup (own cgroup namespace: the path is relative to the container cgr
 cat /proc/self/cgroup
 '
 
+# The script goes in on stdin (stdio is passed through), so `ps` inside stays short.
 cmd=("$forgectl" run --rootfs "$rootfs" --name forge-demo --memory 64M --pids 64 --cpus 0.5
-	--report -- /bin/sh -c "$inside")
-echo "\$ ${cmd[*]:0:12} -- /bin/sh -c '<script printing what isolates it>'"
-timeout 60 "${cmd[@]}" 2>"$tmp/stderr"
+	--report -- /bin/sh -s)
+echo "\$ ${cmd[*]} <<< '<a script printing what isolates the container>'"
+timeout 60 "${cmd[@]}" <<<"$inside" 2>"$tmp/stderr"
 rc=$?
 
 # The report is one JSON line on stderr; everything else there is the container's.

@@ -10,14 +10,15 @@
 #     ...
 #     t_done
 #
-# Every case runs between two leak snapshots (mounts, Forge cgroups, container
-# processes, state and temp dirs); anything left behind fails the case. Output is
-# TAP-like ("ok N - name" / "not ok N - name", diagnostics on "# " lines) and the
+# Every case runs between two leak snapshots (host mounts, the cgroups of the
+# test's private --prefix, container and forgectl processes, state under
+# --root); anything left behind fails the case, and the temp dir must come off
+# cleanly at the end. Output is TAP-like ("ok N - name" / "not ok N - name", diagnostics on "# " lines) and the
 # file ends with the summary line "<suite>: P passed, F failed".
 #
 # All temporary state lives in one mktemp -d under /tmp (the repo may be
 # read-only, e.g. in the test VM). Every forgectl invocation runs under
-# `timeout`, with --root pointing into that temp dir.
+# `timeout`, with --root pointing into that temp dir and a private --prefix.
 #
 # Environment (all optional):
 #   FORGECTL              forgectl binary (default: <repo>/build/forgectl)
@@ -25,6 +26,7 @@
 #                         the busybox rootfs and the probe layer are built once
 #   FORGE_TEST_ROOTFS     a ready busybox rootfs to use instead of building one
 #   FORGE_TEST_TIMEOUT    seconds before a forgectl run counts as hung (default 30)
+#   FORGE_TEST_PREFIX     kernel-object prefix (default: random "ft" + 6 hex digits)
 #   FORGE_TEST_VERBOSE=1  print every forgectl command line
 
 set -uo pipefail
@@ -35,6 +37,9 @@ FORGECTL=${FORGECTL:-$T_REPO/build/forgectl}
 case $FORGECTL in /*) ;; *) FORGECTL=$PWD/$FORGECTL ;; esac
 T_TIMEOUT=${FORGE_TEST_TIMEOUT:-30}
 T_SUITE=$(basename "$0" .test.sh)
+# A private kernel-object prefix ([a-z][a-z0-9]{0,7}): this test's cgroups never
+# mix with those of other Forge instances running at the same time.
+T_PREFIX=${FORGE_TEST_PREFIX:-ft$(printf '%06x' $(((RANDOM << 15 | RANDOM) & 0xffffff)))}
 
 T_PASS=0
 T_FAIL=0
@@ -179,10 +184,10 @@ json_get() {
 # $FC_STDIN (default /dev/null). Sets FC_RC, FC_OUT, FC_ERR.
 fc() {
 	local in=${FC_STDIN:-/dev/null}
-	T_LAST_CMD="forgectl --root $T_ROOT $(printf '%q ' "$@")"
+	T_LAST_CMD="forgectl --root $T_ROOT --prefix $T_PREFIX $(printf '%q ' "$@")"
 	[ "${FORGE_TEST_VERBOSE:-0}" = 1 ] && t_diag "run: $T_LAST_CMD"
 	FC_TIMED_OUT=""
-	timeout -k 5 "$T_TIMEOUT" "$FORGECTL" --root "$T_ROOT" "$@" \
+	timeout -k 5 "$T_TIMEOUT" "$FORGECTL" --root "$T_ROOT" --prefix "$T_PREFIX" "$@" \
 		<"$in" >"$T_TMP/fc.out" 2>"$T_TMP/fc.err"
 	FC_RC=$?
 	[ "$FC_RC" = 124 ] && FC_TIMED_OUT=1
@@ -214,10 +219,10 @@ fc_start() {
 	FC_BG_ERR="$T_TMP/bg.err"
 	: >"$FC_BG_OUT"
 	: >"$FC_BG_ERR"
-	T_LAST_CMD="forgectl --root $T_ROOT run --rootfs $ROOTFS $(printf '%q ' "$@")(background)"
+	T_LAST_CMD="forgectl --root $T_ROOT --prefix $T_PREFIX run --rootfs $ROOTFS $(printf '%q ' "$@")(background)"
 	[ "${FORGE_TEST_VERBOSE:-0}" = 1 ] && t_diag "start: $T_LAST_CMD"
 	# The child must not inherit our write end, or its stdin never sees EOF.
-	timeout -k 5 "$T_TIMEOUT" "$FORGECTL" --root "$T_ROOT" run --rootfs "$ROOTFS" "$@" \
+	timeout -k 5 "$T_TIMEOUT" "$FORGECTL" --root "$T_ROOT" --prefix "$T_PREFIX" run --rootfs "$ROOTFS" "$@" \
 		<"$fifo" >"$FC_BG_OUT" 2>"$FC_BG_ERR" {FC_BG_FD}>&- &
 	FC_BG_PID=$!
 	T_BG_PIDS+=("$FC_BG_PID")
@@ -301,7 +306,7 @@ t_reap_bg() {
 host_children() {
 	local f ppid rest pid
 	for f in /proc/[0-9]*/stat; do
-		read -r pid rest <"$f" 2>/dev/null || continue
+		read -r pid rest 2>/dev/null <"$f" || continue
 		rest=${rest##*) }
 		read -r _ ppid _ <<<"$rest"
 		[ "$ppid" = "$1" ] && echo "$pid"
@@ -399,10 +404,12 @@ t_cgroup_areas() {
 	local id ctls path c
 	if cgroup_is_v2; then
 		path=$(grep -m1 '^0::' /proc/self/cgroup)
-		echo "/sys/fs/cgroup${path#0::}"
+		path=${path#0::}
+		echo "/sys/fs/cgroup${path%/}"
 		return 0
 	fi
 	while IFS=: read -r id ctls path; do
+		path=${path%/}
 		if [ "$id" = 0 ]; then
 			[ -d /sys/fs/cgroup/unified ] && echo "/sys/fs/cgroup/unified$path"
 			continue
@@ -413,28 +420,29 @@ t_cgroup_areas() {
 	done </proc/self/cgroup
 }
 
-# Processes that belong to no host user: container processes (host uid >= 65536,
-# outside the host's nobody), and any process whose command line names this
-# test's temp dir (forgectl runs, helpers).
+# Processes this test is responsible for: anything in a cgroup below the
+# test's private prefix (every container process is), and any process whose
+# command line names this test's temp dir (forgectl runs and their helpers).
+# Both are attributable, so concurrent Forge runs by others do not disturb it.
 t_leak_procs() {
 	local f pid args
-	# One cat + awk for all processes; processes may vanish while we read.
-	cat /proc/[0-9]*/status 2>/dev/null | awk '
-		$1 == "Name:" { name = $2 }
-		$1 == "Pid:" { pid = $2 }
-		$1 == "Uid:" && $2 >= 65536 && $2 != 65534 && $2 != 4294967295 {
-			print "proc " pid " uid=" $2 " " name
-		}'
+	while read -r f; do
+		pid=${f#/proc/}
+		pid=${pid%/cgroup}
+		args=()
+		mapfile -d '' -t args 2>/dev/null </proc/"$pid"/cmdline
+		[ -e "/proc/$pid" ] && echo "proc $pid in a $T_PREFIX cgroup: ${args[*]}"
+	done < <(grep -lsF -- "/$T_PREFIX/" /proc/[0-9]*/cgroup 2>/dev/null)
 	# A regex that matches the temp dir's name but not itself.
 	local re=${T_TMP//./[.]}
-	grep -lsE -- "$re" /proc/[0-9]*/cmdline 2>/dev/null | while read -r f; do
+	while read -r f; do
 		pid=${f#/proc/}
 		pid=${pid%/cmdline}
 		[ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] && continue
 		args=()
 		mapfile -d '' -t args 2>/dev/null <"$f"
 		[ ${#args[@]} -gt 0 ] && echo "proc $pid ${args[*]}"
-	done
+	done < <(grep -lsE -- "$re" /proc/[0-9]*/cmdline 2>/dev/null)
 	return 0
 }
 
@@ -452,38 +460,33 @@ t_leak_snapshot() {
 			n=$((n + 1))
 		done </proc/self/mountinfo
 		echo "count $n"
-		echo "== cgroups"
+		echo "== cgroups below <own cgroup>/$T_PREFIX"
 		while read -r area; do
 			[[ $seen == *" $area "* ]] && continue
 			seen+="$area "
-			for e in "$area"/forge*; do
+			for e in "$area/$T_PREFIX"*; do
 				[ -d "$e" ] && find "$e" -type d 2>/dev/null
 			done
 		done < <(t_cgroup_areas)
 		echo "== processes"
 		t_leak_procs
-		echo "== state under --root and /run/forge (default root)"
+		echo "== state under --root"
 		while read -r e; do
-			[[ ${e#"$T_ROOT"/} =~ $T_SKELETON_RE ]] && continue
-			[[ ${e#/} =~ $T_SKELETON_RE ]] && continue
-			echo "$e"
-		done < <(find "$T_ROOT" /run/forge -mindepth 1 2>/dev/null)
-		echo "== /tmp entries named *forge* (not the tests' own)"
-		for e in /tmp/*forge*; do
-			[ -e "$e" ] || continue
-			[[ $e == /tmp/forge-test* ]] || echo "$e"
-		done
+			[[ ${e#"$T_ROOT"/} =~ $T_SKELETON_RE ]] || echo "$e"
+		done < <(find "$T_ROOT" -mindepth 1 2>/dev/null)
 	} >"$1"
 }
 
 # t_leak_check BEFORE: compares a fresh snapshot against BEFORE, retrying for
-# up to 3 s (teardown by a dying process may lag a little); fails the case with
+# up to 2 s (a dying process's teardown may lag a little); fails the case with
 # the difference if it persists.
 t_leak_check() {
-	local before=$1 after="$1.after" i
-	for ((i = 0; i < 30; i++)); do
+	local before=$1 after="$1.after"
+	local deadline=$((${EPOCHREALTIME/[.,]/} + 2000000))
+	while :; do
 		t_leak_snapshot "$after"
 		cmp -s "$before" "$after" && return 0
+		[ "${EPOCHREALTIME/[.,]/}" -lt "$deadline" ] || break
 		sleep 0.1
 	done
 	fail "leaked kernel objects, processes or files (- before, + after):"
@@ -607,6 +610,7 @@ t_run_suites() {
 	for f in "$@"; do
 		[ -e "$f" ] || continue
 		echo "### $f"
+		local t0=$SECONDS
 		case $f in
 		*.test.sh)
 			timeout -k 10 300 bash "$f" </dev/null 2>&1 | tee "$log"
@@ -641,6 +645,7 @@ t_run_suites() {
 			echo "# $f: reported no results"
 			n=1
 		fi
+		echo "# $(basename "$f"): $p passed, $n failed in $((SECONDS - t0))s"
 		total_p=$((total_p + p))
 		total_f=$((total_f + n))
 	done

@@ -88,7 +88,7 @@ test_mknod_fails() {
 		# shellcheck disable=SC2086  # $caps is empty or two words on purpose
 		fc_run $caps -- /bin/sh -c 'mknod /tmp/mem c 1 1; echo "chr=$?"
 			mknod /dev/shm/sda b 8 0; echo "blk=$?"
-			test -e /tmp/mem && head -c 1 /tmp/mem | wc -c'
+			test -e /tmp/mem && echo "node exists"; exit 0'
 		assert_ok "${caps:-no caps}"
 		assert_eq $'chr=1\nblk=1' "$FC_OUT" "mknod of device nodes (${caps:-no caps})"
 	done

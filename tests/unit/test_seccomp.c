@@ -48,9 +48,11 @@ struct fixture {
 	struct forge_seccomp_prog log;
 };
 
+/* Two symbols, two objects for C: subtract addresses, not pointers. */
 static size_t profile_len(void)
 {
-	return (size_t)(forge_seccomp_profile_end - forge_seccomp_profile_start);
+	return (size_t)((uintptr_t)forge_seccomp_profile_end -
+			(uintptr_t)forge_seccomp_profile_start);
 }
 
 static int setup(void **state)
@@ -466,7 +468,7 @@ static int run_filtered(const struct forge_seccomp_prog *prog, probe_fn fn, stru
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct probe r = {.ret = -1, .err = 0};
+		struct probe r;
 		int rc;
 
 		close(fds[0]);

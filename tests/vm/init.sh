@@ -4,6 +4,7 @@
 # into it, running the repo's tests/vm/guest.sh as the new PID 1. PID 1 itself must
 # switch_root: module autoloading (veth, bridge, nf_tables) runs the new root's
 # /sbin/modprobe only then; a chroot in a child would leave it looking in the initramfs.
+# This init also mounts the guest's pseudo filesystems (see below).
 # Kernel command line: forge.vm=microvm|pc picks the module list, forge.guest=PATH the
 # guest script (a path in the host's tree).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -43,7 +44,37 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work 
     fail "mount the root overlay"
 [ -r "/newroot$guest" ] || fail "guest script $guest not found in the host's tree"
 
-# The overlay holds its own references to its layers; keep only /dev across.
-mount --move /dev /newroot/dev || fail "move /dev"
+# The guest's pseudo filesystems and tmpfs dirs, a pure cgroup v2 hierarchy (mounted as
+# systemd does) and the results share: done here with the initramfs' busybox because each
+# exec of a host binary costs about 50 ms under TCG.
+R=/newroot
+mount --move /dev $R/dev || fail "move /dev"
+mnt() { # mnt TYPE SOURCE TARGET OPTIONS
+    mkdir -p "$R$3" || fail "mkdir $3"
+    mount -t "$1" -o "$4" "$2" "$R$3" || fail "mount $1 on $3"
+}
+mnt proc proc /proc nosuid,nodev,noexec
+mnt sysfs sysfs /sys nosuid,nodev,noexec
+mnt cgroup2 cgroup2 /sys/fs/cgroup nosuid,nodev,noexec,nsdelegate,memory_recursiveprot
+mnt devpts devpts /dev/pts nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5
+mnt tmpfs tmpfs /dev/shm nosuid,nodev,mode=1777
+mnt mqueue mqueue /dev/mqueue nosuid,nodev,noexec
+mnt tmpfs tmpfs /tmp nosuid,nodev,mode=1777
+mnt tmpfs tmpfs /run nosuid,nodev,mode=0755
+mnt 9p results /run/vm-results trans=virtio,version=9p2000.L,msize=512000
+ln -sfn /proc/self/fd $R/dev/fd
+ln -sf /proc/self/fd/0 $R/dev/stdin
+ln -sf /proc/self/fd/1 $R/dev/stdout
+ln -sf /proc/self/fd/2 $R/dev/stderr
+ln -sf pts/ptmx $R/dev/ptmx
+mkdir -p $R/run/netns $R/run/lock $R/run/user
+hostname forge-vm
+ip link set lo up || fail "ip link set lo up"
+# Boot messages are on the console already; from here on keep kernel messages (an OOM kill
+# a test provokes, say) out of the test output: guest.sh saves them to results/dmesg.log.
+dmesg -n 1
+stty -onlcr </dev/console
+
+# The overlay holds its own references to its layers.
 umount /rw /lower /proc
 exec switch_root /newroot /bin/bash "$guest"

@@ -12,7 +12,8 @@
 #
 # Environment: FORGE_VM_TIMEOUT (seconds, default 900), FORGE_VM_MACHINE (auto|microvm|pc),
 # FORGE_VM_KERNEL (a /boot/vmlinuz-VERSION; default the newest with modules installed),
-# FORGE_VM_CGROUP (run CMD in this cgroup instead of the root one). Every FORGE_* variable
+# FORGE_VM_CGROUP (run CMD in this cgroup instead of the root one), FORGE_VM_VERBOSE=1 (show
+# the kernel's boot messages). Every FORGE_* variable
 # is passed into the guest.
 #
 # Exit status: CMD's; 2 when qemu or a kernel is missing; 124 on timeout; 1 when the VM
@@ -164,9 +165,13 @@ elif [ "$machine" = microvm ] && [ -n "$why_not_microvm" ]; then
 fi
 
 results=$(mktemp -d "$vmdir/run.XXXXXX")
-append="console=ttyS0 ${FORGE_VM_QUIET-quiet} panic=-1 cgroup_no_v1=all rdinit=/init forge.vm=$machine"
+# loglevel=3 keeps harmless boot errors (no PCI on microvm) off the console; panics and
+# oopses still show. FORGE_VM_VERBOSE=1 shows the whole boot.
+quiet="quiet loglevel=3"
+[ -z "${FORGE_VM_VERBOSE:-}" ] || quiet=
+append="console=ttyS0 $quiet panic=-1 cgroup_no_v1=all rdinit=/init forge.vm=$machine"
 append+=" forge.guest=$repo/tests/vm/guest.sh"
-qargs=(-accel tcg -cpu max -m 2G -smp 2 -nodefaults -no-user-config -no-reboot -display none
+qargs=(-accel tcg -m 2G -smp 2 -nodefaults -no-user-config -no-reboot -display none
     -chardev "stdio,id=console,signal=on" -serial chardev:console -monitor none -nic none
     -initrd "$cache/initramfs.cpio"
     -fsdev "local,id=hostroot,path=/,security_model=none,multidevs=remap,readonly=on"
@@ -178,7 +183,7 @@ if [ "$machine" = microvm ]; then
         -device "virtio-9p-device,fsdev=results,mount_tag=results")
     desc="microvm, uncompressed vmlinux via PVH, tsc_early_khz=$tsc_khz"
 else
-    qargs+=(-M pc -kernel "$kernel"
+    qargs+=(-M pc -kernel "${XPC_KERNEL:-$kernel}"
         -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
         -device "virtio-9p-pci,fsdev=results,mount_tag=results")
     desc="pc, bzImage${why_not_microvm:+ (not microvm: $why_not_microvm)}"
