@@ -233,7 +233,8 @@ int forge_runtime_seccomp(struct forge_runtime *rt, enum forge_seccomp_mode mode
 			  const struct forge_seccomp_prog **out, struct forge_err *err)
 {
 	if (!rt->have_seccomp[mode]) {
-		size_t len = (size_t)(forge_seccomp_profile_end - forge_seccomp_profile_start);
+		size_t len = (size_t)((uintptr_t)forge_seccomp_profile_end -
+				      (uintptr_t)forge_seccomp_profile_start);
 		int rc = forge_seccomp_compile(forge_seccomp_profile_start, len, mode,
 					       &rt->seccomp[mode], err);
 		if (rc < 0)

@@ -17,7 +17,7 @@ struct forge_seccomp_prog {
 	struct sock_filter *filter; /* malloc'd BPF */
 	unsigned short len;         /* instructions */
 	unsigned allowed;           /* syscalls the profile allows (any condition) */
-	unsigned denied;            /* syscalls explicitly denied with EPERM */
+	unsigned denied;            /* syscalls with an explicit errno rule */
 	char sha256[65];            /* of the profile text */
 };
 
