@@ -17,7 +17,7 @@ DEB_BUILD := gcc make pkg-config libc6-dev \
 	libsodium-dev libjansson-dev libseccomp-dev libcap-dev libcmocka-dev \
 	libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libyaml-dev \
 	libzstd-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev libselinux1-dev
-DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc \
+DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc jq \
 	qemu-system-x86 linux-image-amd64 cpio kmod
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 

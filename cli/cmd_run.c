@@ -118,8 +118,14 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	uint64_t v;
 	int c, cap;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	opterr = 0; /* our own messages, naming the option */
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
+		case ':':
+			return usage_error(argv[optind - 1], "%s", "requires a value");
+		case '?':
+			return usage_error(argv[optind - 1], "%s",
+					   "unknown option (see forgectl run --help)");
 		case O_ROOTFS:
 			if (o->n_layers == MAX_LAYERS)
 				return usage_error("--rootfs", "at most %s layers", "32");
@@ -164,9 +170,11 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			o->name = optarg;
 			break;
 		case O_UIDBASE:
-			if (parse_u64(optarg, &v) < 0 || v == 0 || v > UINT32_MAX - UID_BLOCK)
+			if (parse_u64(optarg, &v) < 0 || v < UID_BLOCK || v > UINT32_MAX - UID_BLOCK)
 				return usage_error("--uid-base",
-						   "\"%s\" is not a valid non-root host uid", optarg);
+						   "\"%s\" must be a host uid from 65536 to %u (lower "
+						   "ids belong to the host's own users)",
+						   optarg, UINT32_MAX - UID_BLOCK);
 			s->host_uid = (uid_t)v;
 			s->host_gid = (gid_t)v;
 			break;
@@ -294,8 +302,13 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	o.spec.stdio[2] = 2;
 	o.spec.die_with_parent = true;
 
+	/* A missing or wrong rootfs is a set-up failure (125); every other
+	 * spec error comes from a bad option value (2). */
 	if (forge_container_spec_validate(&o.spec, &err) < 0)
-		return cli_fail(EXIT_SETUP, "run", "%s", err.msg);
+		return cli_fail(err.code == -ENOENT || err.code == -ENOTDIR || err.code == -EACCES
+					? EXIT_SETUP
+					: EXIT_USAGE,
+				"run", "%s", err.msg);
 	if (forge_paths_ensure(&paths, &err) < 0)
 		return cli_fail(EXIT_SETUP, "run", "%s", err.msg);
 	int runfd = open(paths.run, O_PATH | O_DIRECTORY | O_CLOEXEC);

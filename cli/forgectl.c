@@ -46,8 +46,14 @@ int main(int argc, char **argv)
 	enum forge_log_level level = FORGE_LOG_WARN;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
+		case ':':
+			return cli_fail(EXIT_USAGE, NULL, "%s: requires a value", argv[optind - 1]);
+		case '?':
+			return cli_fail(EXIT_USAGE, NULL, "%s: unknown option (see forgectl --help)",
+					argv[optind - 1]);
 		case 'r':
 			g.root = optarg;
 			break;

@@ -168,6 +168,11 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 	if (spec->host_uid == 0 || spec->host_gid == 0)
 		return forge_err_set(err, -EPERM,
 				     "spec: the host uid/gid range must not include root (0)");
+	if (spec->host_uid < FORGE_MIN_HOST_ID || spec->host_gid < FORGE_MIN_HOST_ID)
+		return forge_err_set(err, -EPERM,
+				     "spec: host uid/gid %u/%u is below %u: those ids belong to the "
+				     "host's own users",
+				     spec->host_uid, spec->host_gid, FORGE_MIN_HOST_ID);
 	if (spec->id_count == 0 || (uint64_t)spec->host_uid + spec->id_count > UINT32_MAX ||
 	    (uint64_t)spec->host_gid + spec->id_count > UINT32_MAX)
 		return forge_err_set(err, -ERANGE, "spec: host id range %u+%u is invalid",

@@ -26,6 +26,7 @@
 
 #define FORGE_LIMIT_NONE UINT64_MAX /* a limit that is not set */
 #define FORGE_CPU_PERIOD_US 100000
+#define FORGE_MIN_HOST_ID   65536 /* container ids never map onto the host's own users */
 
 struct forge_limits {
 	uint64_t memory_bytes; /* memory.max; FORGE_LIMIT_NONE: unlimited; 0 is invalid */

@@ -24,6 +24,7 @@ if [ -x "$dest/bin/busybox" ] && [ -f "$dest/etc/passwd" ]; then
 fi
 [ -e "$dest" ] && die "$dest exists but is not a complete rootfs; remove it first"
 
+[ "$(id -u)" = 0 ] || die "must run as root (the tree is owned by root): try 'sudo make rootfs'"
 [ -x "$BUSYBOX" ] || die "$BUSYBOX: not found (install the busybox-static package)"
 # A dynamically linked busybox would need the host's libc inside the rootfs.
 if command -v file >/dev/null 2>&1; then

@@ -211,22 +211,25 @@ fc_sh() {
 # stdin (e.g. `read x`) runs until fc_stop closes it. Sets FC_BG_PID (the
 # timeout wrapper), FC_BG_OUT and FC_BG_ERR (files).
 fc_start() {
-	local fifo="$T_TMP/bg.fifo.$RANDOM$RANDOM"
+	local fifo="$T_TMP/bg.fifo.$RANDOM$RANDOM" rfd
 	mkfifo "$fifo" || { fail "mkfifo $fifo"; return 1; }
 	# Read-write open never blocks on a FIFO; it keeps the write end for us.
+	# With a writer present, the read-only open does not block either.
 	exec {FC_BG_FD}<>"$fifo"
+	exec {rfd}<"$fifo"
+	rm -f "$fifo"
 	FC_BG_OUT="$T_TMP/bg.out"
 	FC_BG_ERR="$T_TMP/bg.err"
 	: >"$FC_BG_OUT"
 	: >"$FC_BG_ERR"
 	T_LAST_CMD="forgectl --root $T_ROOT --prefix $T_PREFIX run --rootfs $ROOTFS $(printf '%q ' "$@")(background)"
 	[ "${FORGE_TEST_VERBOSE:-0}" = 1 ] && t_diag "start: $T_LAST_CMD"
-	# The child must not inherit our write end, or its stdin never sees EOF.
+	# The child must not keep our write end, or its stdin never sees EOF.
 	timeout -k 5 "$T_TIMEOUT" "$FORGECTL" --root "$T_ROOT" --prefix "$T_PREFIX" run --rootfs "$ROOTFS" "$@" \
-		<"$fifo" >"$FC_BG_OUT" 2>"$FC_BG_ERR" {FC_BG_FD}>&- &
+		<&"$rfd" >"$FC_BG_OUT" 2>"$FC_BG_ERR" {FC_BG_FD}>&- {rfd}<&- &
 	FC_BG_PID=$!
+	exec {rfd}<&-
 	T_BG_PIDS+=("$FC_BG_PID")
-	rm -f "$fifo"
 	return 0
 }
 
@@ -271,6 +274,10 @@ fc_stop() {
 	fi
 	wait "$FC_BG_PID"
 	FC_RC=$?
+	# Reaped: forget it, so t_reap_bg never signals a recycled pid.
+	local p keep=()
+	for p in "${T_BG_PIDS[@]}"; do [ "$p" = "$FC_BG_PID" ] || keep+=("$p"); done
+	T_BG_PIDS=("${keep[@]}")
 	FC_TIMED_OUT=""
 	[ "$FC_RC" = 124 ] && FC_TIMED_OUT=1
 	FC_OUT=$(cat "$FC_BG_OUT")
@@ -613,7 +620,8 @@ t_run_suites() {
 		local t0=$SECONDS
 		case $f in
 		*.test.sh)
-			timeout -k 10 300 bash "$f" </dev/null 2>&1 | tee "$log"
+			# --foreground: a Ctrl-C reaches the test, whose traps clean up.
+			timeout --foreground -k 10 300 bash "$f" </dev/null 2>&1 | tee "$log"
 			rc=${PIPESTATUS[0]}
 			line=$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1)
 			if [ -n "$line" ]; then
@@ -625,7 +633,7 @@ t_run_suites() {
 			;;
 		*)
 			[ -x "$f" ] || continue
-			CMOCKA_MESSAGE_OUTPUT=TAP timeout -k 10 300 "$f" </dev/null 2>&1 | tee "$log"
+			CMOCKA_MESSAGE_OUTPUT=TAP timeout --foreground -k 10 300 "$f" </dev/null 2>&1 | tee "$log"
 			rc=${PIPESTATUS[0]}
 			p=$(grep -cE '^ok [0-9]+' "$log")
 			n=$(grep -cE '^not ok [0-9]+' "$log")

@@ -169,7 +169,7 @@ results=$(mktemp -d "$vmdir/run.XXXXXX")
 # oopses still show. FORGE_VM_VERBOSE=1 shows the whole boot.
 quiet="quiet loglevel=3"
 [ -z "${FORGE_VM_VERBOSE:-}" ] || quiet=
-append="console=ttyS0 $quiet panic=-1 cgroup_no_v1=all rdinit=/init forge.vm=$machine"
+append="console=ttyS0 $quiet panic=-1 cgroup_no_v1=all cryptomgr.notests rdinit=/init forge.vm=$machine"
 append+=" forge.guest=$repo/tests/vm/guest.sh"
 qargs=(-accel tcg -m 2G -smp 2 -nodefaults -no-user-config -no-reboot -display none
     -chardev "stdio,id=console,signal=on" -serial chardev:console -monitor none -nic none
@@ -177,13 +177,16 @@ qargs=(-accel tcg -m 2G -smp 2 -nodefaults -no-user-config -no-reboot -display n
     -fsdev "local,id=hostroot,path=/,security_model=none,multidevs=remap,readonly=on"
     -fsdev "local,id=results,path=$results,security_model=none")
 if [ "$machine" = microvm ]; then
-    append+=" tsc_early_khz=$tsc_khz tsc=reliable pci=off"
+    # lpj as the kernel derives it from the TSC rate: the secondary CPU would otherwise
+    # calibrate its delay loop (about 0.3 s under TCG).
+    hz=$(sed -n 's/^CONFIG_HZ=//p' "/boot/config-$kver" 2>/dev/null)
+    append+=" tsc_early_khz=$tsc_khz tsc=reliable lpj=$((tsc_khz * 1000 / ${hz:-250})) pci=off"
     qargs+=(-M "microvm,x-option-roms=off" -kernel "$cache/vmlinux"
         -device "virtio-9p-device,fsdev=hostroot,mount_tag=hostroot"
         -device "virtio-9p-device,fsdev=results,mount_tag=results")
     desc="microvm, uncompressed vmlinux via PVH, tsc_early_khz=$tsc_khz"
 else
-    qargs+=(-M pc -kernel "${XPC_KERNEL:-$kernel}"
+    qargs+=(-M pc -kernel "$kernel"
         -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
         -device "virtio-9p-pci,fsdev=results,mount_tag=results")
     desc="pc, bzImage${why_not_microvm:+ (not microvm: $why_not_microvm)}"
