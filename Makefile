@@ -17,7 +17,7 @@ DEB_BUILD := gcc make pkg-config libc6-dev \
 	libsodium-dev libjansson-dev libseccomp-dev libcap-dev libcmocka-dev \
 	libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libyaml-dev \
 	libzstd-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev libselinux1-dev
-DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc jq \
+DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc jq xz-utils \
 	qemu-system-x86 linux-image-amd64 cpio kmod
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
@@ -163,7 +163,7 @@ security: check-root all rootfs
 	@tests/security/run.sh
 
 vmtest: check-root all rootfs
-	@tests/vm/run.sh
+	@FORGE_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) tests/vm/run.sh
 
 bench: bench-container-start
 

@@ -398,21 +398,24 @@ static void fs_log_into(int fs, struct forge_err *err)
 	}
 }
 
-/* Clones the lower dirs as detached mounts, idmapped onto the container's
- * user namespace when the kernel and filesystem allow it. */
-static int clone_layers(struct forge_container *c, int usfd, int *layers, bool idmap,
-			struct forge_err *err)
+/* The layers as descriptors for overlay's lowerdir: idmapped detached clones
+ * onto the container's user namespace, or (idmap false) O_PATH descriptors of
+ * the directories themselves. Returns -errno; the idmap failures the caller
+ * falls back from are returned without a message. */
+static int open_layers(struct forge_container *c, int usfd, int *layers, bool idmap,
+		       struct forge_err *err)
 {
 	for (size_t i = 0; i < c->n_lowerdirs; i++) {
-		layers[i] = sys_open_tree(AT_FDCWD, c->lowerdirs[i],
-					  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		const char *dir = c->lowerdirs[i];
+		layers[i] = idmap ? sys_open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+				  : open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (layers[i] < 0)
-			return forge_err_errno(err, errno, "rootfs %s: clone", c->lowerdirs[i]);
+			return forge_err_errno(err, errno, "rootfs %s: open", dir);
 		if (!idmap)
 			continue;
 		struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)usfd};
 		if (sys_mount_setattr(layers[i], "", AT_EMPTY_PATH, &attr) < 0)
-			return -errno; /* the caller falls back */
+			return -errno;
 	}
 	return 0;
 }
@@ -426,31 +429,14 @@ static void close_layers(int *layers, size_t n)
 		}
 }
 
-/* The rootfs as a detached overlay mount; returns its fd. */
-static int build_rootfs(struct forge_container *c, struct forge_err *err)
+static bool idmap_unsupported(int rc)
 {
-	char path[64];
-	int layers[32], fs = -1, m = -1, rc;
+	return rc == -EINVAL || rc == -EPERM || rc == -EOPNOTSUPP || rc == -ENOSYS;
+}
 
-	for (size_t i = 0; i < 32; i++)
-		layers[i] = -1;
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)c->pid);
-	int usfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (usfd < 0)
-		return forge_err_errno(err, errno, "rootfs: open %s", path);
-	rc = clone_layers(c, usfd, layers, true, err);
-	c->idmapped = (rc == 0);
-	if (rc < 0 && rc != -EINVAL && rc != -EPERM && rc != -EOPNOTSUPP && rc != -ENOSYS)
-		goto out;
-	if (rc < 0) {
-		/* Fallback (kernel or filesystem without idmapped mounts): image
-		 * files owned by host root show up as nobody inside. */
-		close_layers(layers, c->n_lowerdirs);
-		rc = clone_layers(c, usfd, layers, false, err);
-		if (rc < 0)
-			goto out;
-	}
-
+/* fsopen/fsconfig/fsmount of the overlay over layers; returns the mount fd. */
+static int mount_overlay(struct forge_container *c, const int *layers, struct forge_err *err)
+{
 	char lower[32 * 24 + 1] = "";
 	for (size_t i = 0; i < c->n_lowerdirs; i++) {
 		size_t used = strlen(lower);
@@ -460,29 +446,63 @@ static int build_rootfs(struct forge_container *c, struct forge_err *err)
 	char upper[FORGE_PATH_MAX + 16], work[FORGE_PATH_MAX + 16];
 	snprintf(upper, sizeof(upper), "%s/upper", c->state_dir);
 	snprintf(work, sizeof(work), "%s/work", c->state_dir);
-	fs = sys_fsopen("overlay", FSOPEN_CLOEXEC);
-	if (fs < 0) {
-		rc = forge_err_errno(err, errno, "rootfs: fsopen overlay");
-		goto out;
-	}
+	int fs = sys_fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return forge_err_errno(err, errno, "rootfs: fsopen overlay");
+	int m = -1;
 	if (sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
 	    sys_fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
 	    sys_fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
 	    sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-		rc = forge_err_errno(err, errno, "rootfs: overlay of %s", c->lowerdirs[0]);
+		m = forge_err_errno(err, errno, "rootfs: overlay of %s", c->lowerdirs[0]);
 		fs_log_into(fs, err);
+	} else {
+		unsigned attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID |
+				 (c->writable ? 0 : MOUNT_ATTR_RDONLY);
+		m = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+		if (m < 0)
+			m = forge_err_errno(err, errno, "rootfs: fsmount");
+	}
+	close(fs);
+	return m;
+}
+
+/* The rootfs as a detached overlay mount; returns its fd.
+ *
+ * Idmapped layers need two kernel features: idmapped mounts on the layers'
+ * filesystem, and overlayfs accepting detached mounts as layers (kernels
+ * before about 6.5 refuse them: "failed to clone lowerpath"). Without either,
+ * the fallback uses the directories as they are: image files owned by host
+ * root then show up as nobody inside (readable, not writable). */
+static int build_rootfs(struct forge_container *c, struct forge_err *err)
+{
+	char path[64];
+	int layers[32], m, rc;
+
+	for (size_t i = 0; i < 32; i++)
+		layers[i] = -1;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)c->pid);
+	int usfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (usfd < 0)
+		return forge_err_errno(err, errno, "rootfs: open %s", path);
+	rc = open_layers(c, usfd, layers, true, err);
+	if (rc == 0) {
+		m = mount_overlay(c, layers, err);
+		c->idmapped = m >= 0;
+		if (m != -EINVAL) /* mounted, or failed for another reason */
+			goto out;
+	} else if (!idmap_unsupported(rc)) {
+		m = rc;
 		goto out;
 	}
-	unsigned attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (c->writable ? 0 : MOUNT_ATTR_RDONLY);
-	m = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs);
-	if (m < 0)
-		rc = forge_err_errno(err, errno, "rootfs: fsmount");
+	close_layers(layers, c->n_lowerdirs);
+	forge_err_clear(err);
+	rc = open_layers(c, usfd, layers, false, err);
+	m = rc < 0 ? rc : mount_overlay(c, layers, err);
 out:
 	close_layers(layers, c->n_lowerdirs);
-	if (fs >= 0)
-		close(fs);
 	close(usfd);
-	return rc < 0 ? rc : m;
+	return m;
 }
 
 static char **build_env(const char *const *envp)

@@ -11,8 +11,10 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 fail() {
     echo "vm-init: $*" >&2
-    echo "vm-init: cannot start the guest; powering off" >&2
-    poweroff -f
+    echo "vm-init: cannot start the guest; stopping the VM" >&2
+    # A reset ends qemu (-no-reboot); if even that fails, PID 1 exiting panics the
+    # kernel, and panic=-1 resets too.
+    reboot -f
     sleep 5
     exit 1
 }
@@ -36,7 +38,7 @@ while read -r ko; do
 done <"/etc/modules-$vm"
 
 mkdir -p /lower /rw /newroot
-mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose hostroot /lower ||
+mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 hostroot /lower ||
     fail "mount the host's / (9p tag hostroot)"
 mount -t tmpfs -o mode=0755 tmpfs /rw || fail "mount the overlay's tmpfs"
 mkdir -p /rw/upper /rw/work

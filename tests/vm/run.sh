@@ -13,11 +13,10 @@
 # Environment: FORGE_VM_TIMEOUT (seconds, default 900), FORGE_VM_MACHINE (auto|microvm|pc),
 # FORGE_VM_KERNEL (a /boot/vmlinuz-VERSION; default the newest with modules installed),
 # FORGE_VM_CGROUP (run CMD in this cgroup instead of the root one), FORGE_VM_VERBOSE=1 (show
-# the kernel's boot messages). Every FORGE_* variable
-# is passed into the guest.
+# the kernel's boot messages). Every FORGE_* variable is passed into the guest.
 #
 # Exit status: CMD's; 2 when qemu or a kernel is missing; 124 on timeout; 1 when the VM
-# ended without reporting a status.
+# ended without reporting a status; 130/143 when interrupted.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -69,7 +68,29 @@ cleanup() {
     [ -z "$stage" ] || rm -rf "$stage"
     [ -z "$results" ] || rm -rf "$results"
 }
+vm_pid=
+# shellcheck disable=SC2317  # called by the INT/TERM traps
+on_signal() {
+    if [ -n "$vm_pid" ]; then
+        kill -TERM "$vm_pid" 2>/dev/null || true
+        wait "$vm_pid" || true
+    fi
+    echo "vmtest: interrupted" >&2
+    exit "$1"
+}
 trap cleanup EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+# The last run's shared directory (command, output.log, dmesg.log, status) stays in
+# build/vm/last-results for a look after the fact.
+keep_results() {
+    (
+        flock 8
+        rm -rf "$vmdir/last-results"
+        mv -T "$results" "$vmdir/last-results"
+    ) 8>"$vmdir/.lock" && results=
+}
 
 # Modules in dependency order (modinfo's "depends"), appended to $order and copied
 # (decompressed) into $stage/modules; built-in ones are skipped.
@@ -139,8 +160,8 @@ exec 9>"$vmdir/.lock"
 flock 9
 if [ ! -e "$cache/initramfs.cpio" ]; then
     # A new kernel or new scripts: drop the other cached builds.
-    find "$vmdir" -mindepth 1 -maxdepth 1 -type d -name "*-*" ! -name "${cache##*/}" \
-        ! -name 'run.*' ! -name 'last-results' -exec rm -rf {} +
+    find "$vmdir" -mindepth 1 -maxdepth 1 -type d -name "[0-9]*-*" ! -name "${cache##*/}" \
+        -exec rm -rf {} +
     say "building the initramfs for $kver in $cache"
     build_initramfs
 fi
@@ -206,22 +227,24 @@ say "kernel $kver ($kernel), machine $desc, TCG, 2 CPUs, 2G, timeout ${timeout_s
 say "command: $*"
 start=$(date +%s.%N)
 rc=0
-timeout --foreground -k 10 "$timeout_s" "$qemu" "${qargs[@]}" </dev/null || rc=$?
+# In the background so that a signal to this script runs its trap at once (which stops the
+# VM) rather than after the VM ends.
+timeout --foreground -k 10 "$timeout_s" "$qemu" "${qargs[@]}" </dev/null &
+vm_pid=$!
+wait "$vm_pid" || rc=$?
+vm_pid=
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 
-# Keep the last run's output, dmesg and status for a look after the fact.
-rm -rf "$vmdir/last-results"
-mv "$results" "$vmdir/last-results"
-results=
-out=$vmdir/last-results
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-    die "TIMEOUT: the VM did not finish within FORGE_VM_TIMEOUT=${timeout_s}s; qemu killed (output so far: $out/output.log)" 124
+    keep_results
+    die "TIMEOUT: the VM did not finish within FORGE_VM_TIMEOUT=${timeout_s}s; qemu killed (output so far: $vmdir/last-results/output.log)" 124
 fi
 [ "$rc" -eq 0 ] || say "qemu exited with status $rc"
-if [ ! -s "$out/status" ]; then
-    die "FAILED: the VM ended after ${elapsed}s without reporting the command's exit status (no $out/status): the guest did not boot or crashed; see the console output above"
+status=$(cat "$results/status" 2>/dev/null || true)
+keep_results
+if [ -z "$status" ]; then
+    die "FAILED: the VM ended after ${elapsed}s without reporting the command's exit status: the guest did not boot or crashed before the command finished; see the console output above"
 fi
-status=$(cat "$out/status")
-[[ $status =~ ^[0-9]+$ ]] || die "FAILED: bad status '$status' in $out/status"
-say "command exited with status $status; VM total ${elapsed}s (logs: $out)"
+[[ $status =~ ^[0-9]+$ ]] || die "FAILED: bad status '$status' from the guest"
+say "command exited with status $status; VM total ${elapsed}s (output.log, dmesg.log: $vmdir/last-results)"
 exit "$status"
