@@ -163,7 +163,8 @@ security: check-root all rootfs
 	@tests/security/run.sh
 
 vmtest: check-root all rootfs
-	@FORGE_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) tests/vm/run.sh
+	@FORGE_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) tests/vm/run.sh \
+		tests/vm/ext4-rootfs.sh tests/integration/run.sh
 
 bench: bench-container-start
 

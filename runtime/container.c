@@ -366,10 +366,10 @@ static int make_state_dir(struct forge_container *c, struct forge_err *err)
 	if (mkdir(c->state_dir, 0711) < 0)
 		return forge_err_errno(err, errno, "state dir %s", c->state_dir);
 	c->state_made = true;
-	static const char *const sub[] = {"upper", "work", "root"};
-	for (size_t i = 0; i < 3; i++) {
+	static const char *const sub[] = {"upper", "work", "root", "layers"};
+	for (size_t i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "%s/%s", c->state_dir, sub[i]);
-		if (mkdir(p, i == 1 ? 0700 : 0755) < 0)
+		if (mkdir(p, i == 1 || i == 3 ? 0700 : 0755) < 0)
 			return forge_err_errno(err, errno, "state dir %s", p);
 	}
 	for (const char *const *d = upper_dirs; *d; d++) {
@@ -467,13 +467,70 @@ static int mount_overlay(struct forge_container *c, const int *layers, struct fo
 	return m;
 }
 
+/* For kernels whose overlayfs refuses detached layers ("failed to clone
+ * lowerpath" before about 6.5): attach the idmapped clones inside the
+ * container's own mount namespace — a private copy nobody uses yet, so the
+ * host's mount table never sees them — mount the overlay there as a
+ * detached mount, detach the layers again and come back. */
+static int mount_overlay_attached(struct forge_container *c, const int *layers,
+				  struct forge_err *err)
+{
+	char p[FORGE_PATH_MAX + 32];
+	int own = -1, cwd = -1, cns = -1, attached[32] = {0}, n_att = 0, m;
+
+	own = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)c->pid);
+	cns = open(p, O_RDONLY | O_CLOEXEC);
+	if (own < 0 || cwd < 0 || cns < 0) {
+		m = forge_err_errno(err, errno, "rootfs: open mount namespaces");
+		goto out_fds;
+	}
+	if (setns(cns, CLONE_NEWNS) < 0) {
+		m = forge_err_errno(err, errno, "rootfs: enter the container's mount namespace");
+		goto out_fds;
+	}
+	m = 0;
+	for (size_t i = 0; i < c->n_lowerdirs && m == 0; i++) {
+		snprintf(p, sizeof(p), "%s/layers/%zu", c->state_dir, i);
+		if ((mkdir(p, 0700) < 0 && errno != EEXIST) ||
+		    sys_move_mount(layers[i], "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+			m = forge_err_errno(err, errno, "rootfs: attach layer %s", c->lowerdirs[i]);
+			break;
+		}
+		attached[n_att] = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (attached[n_att] < 0)
+			m = forge_err_errno(err, errno, "rootfs: open %s", p);
+		else
+			n_att++;
+	}
+	if (m == 0)
+		m = mount_overlay(c, attached, err);
+	for (int i = 0; i < n_att; i++) {
+		close(attached[i]);
+		snprintf(p, sizeof(p), "%s/layers/%d", c->state_dir, i);
+		umount2(p, MNT_DETACH);
+	}
+	/* Back home; failing would leave the launcher in a container's mount
+	 * namespace, where nothing it does afterwards is safe. */
+	if (setns(own, CLONE_NEWNS) < 0 || fchdir(cwd) < 0)
+		abort();
+out_fds:
+	if (own >= 0)
+		close(own);
+	if (cwd >= 0)
+		close(cwd);
+	if (cns >= 0)
+		close(cns);
+	return m;
+}
+
 /* The rootfs as a detached overlay mount; returns its fd.
  *
- * Idmapped layers need two kernel features: idmapped mounts on the layers'
- * filesystem, and overlayfs accepting detached mounts as layers (kernels
- * before about 6.5 refuse them: "failed to clone lowerpath"). Without either,
- * the fallback uses the directories as they are: image files owned by host
- * root then show up as nobody inside (readable, not writable). */
+ * Idmapped layers need idmapped mounts on the layers' filesystem. Where
+ * they are missing, the fallback uses the directories as they are: image
+ * files owned by host root then show up as nobody inside (readable, not
+ * writable). */
 static int build_rootfs(struct forge_container *c, struct forge_err *err)
 {
 	char path[64];
@@ -488,6 +545,10 @@ static int build_rootfs(struct forge_container *c, struct forge_err *err)
 	rc = open_layers(c, usfd, layers, true, err);
 	if (rc == 0) {
 		m = mount_overlay(c, layers, err);
+		if (m == -EINVAL) {
+			forge_err_clear(err);
+			m = mount_overlay_attached(c, layers, err);
+		}
 		c->idmapped = m >= 0;
 		if (m != -EINVAL) /* mounted, or failed for another reason */
 			goto out;
