@@ -40,16 +40,21 @@ ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -I. -MMD -MP \
 ALL_LDFLAGS = $(LDHARDEN) $(LDFLAGS)
 
 COMMON_SRC  := $(wildcard common/*.c)
-RUNTIME_SRC := $(wildcard runtime/*.c)
-RUNTIME_ASM := runtime/seccomp_profile.S
+# The seccomp profile compiler runs at build time only (seccomp-gen and tests);
+# the runtime embeds its output, so forged and forgectl never compile policy.
+SECCOMP_SRC := runtime/seccomp.c
+RUNTIME_SRC := $(filter-out $(SECCOMP_SRC),$(wildcard runtime/*.c))
 CLI_SRC     := $(wildcard cli/*.c)
 
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(OBJ)/%.o)
-RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o) $(RUNTIME_ASM:%.S=$(OBJ)/%.o)
+SECCOMP_OBJ := $(OBJ)/runtime/seccomp.o $(OBJ)/runtime/seccomp_profile.o
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/seccomp_bpf.o
 CLI_OBJ     := $(CLI_SRC:%.c=$(OBJ)/%.o)
 
 LIB_COMMON  := $(BUILD)/libforge-common.a
+LIB_SECCOMP := $(BUILD)/libforge-seccomp.a
 LIB_RUNTIME := $(BUILD)/libforge-runtime.a
+SECCOMP_GEN := $(BUILD)/tools/seccomp-gen
 
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -78,13 +83,30 @@ $(LIB_COMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(LIB_SECCOMP): $(SECCOMP_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SECCOMP_GEN): runtime/gen/seccomp-gen.c $(LIB_SECCOMP) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_SECCOMP) $(LIB_COMMON) \
+		$(call pc_libs,libseccomp $(PKGS_COMMON))
+
+$(BUILD)/gen/seccomp_bpf.c: $(SECCOMP_GEN)
+	@mkdir -p $(dir $@)
+	$(SECCOMP_GEN) $@.tmp && mv $@.tmp $@
+
+$(OBJ)/gen/seccomp_bpf.o: $(BUILD)/gen/seccomp_bpf.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 $(LIB_RUNTIME): $(RUNTIME_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/forgectl: $(CLI_OBJ) $(LIB_RUNTIME) $(LIB_COMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_RUNTIME) $(LIB_COMMON) \
-		$(call pc_libs,$(PKGS_RUNTIME) $(PKGS_COMMON))
+		$(call pc_libs,libcap $(PKGS_COMMON))
 
 # common's own tests link common only, so they build before the runtime does.
 $(BUILD)/tests/unit/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
@@ -92,10 +114,10 @@ $(BUILD)/tests/unit/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< $(LIB_COMMON) \
 		$(call pc_libs,cmocka $(PKGS_COMMON))
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_RUNTIME) $(LIB_COMMON)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_RUNTIME) $(LIB_SECCOMP) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< \
-		$(LIB_RUNTIME) $(LIB_COMMON) \
+		$(LIB_RUNTIME) $(LIB_SECCOMP) $(LIB_COMMON) \
 		$(call pc_libs,cmocka $(PKGS_RUNTIME) $(PKGS_COMMON))
 
 $(BUILD)/tests/integration/%: tests/integration/%.c $(LIB_RUNTIME) $(LIB_COMMON)

@@ -202,7 +202,6 @@ int forge_runtime_open(struct forge_runtime **out, const struct forge_runtime_co
 {
 	const char *prefix = cfg && cfg->prefix ? cfg->prefix : "forge";
 	const char *cgroot = cfg && cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup";
-	const struct forge_seccomp_prog *prog;
 	int rc;
 
 	if (strlen(prefix) > FORGE_PREFIX_MAX || !forge_name_is_component(prefix))
@@ -214,8 +213,6 @@ int forge_runtime_open(struct forge_runtime **out, const struct forge_runtime_co
 		return forge_err_set(err, -ENOMEM, "runtime: out of memory");
 	snprintf(rt->prefix, sizeof(rt->prefix), "%s", prefix);
 	rc = forge_cgroup_layout_detect(&rt->cg, cgroot, prefix, err);
-	if (rc == 0)
-		rc = forge_runtime_seccomp(rt, FORGE_SECCOMP_ENFORCE, &prog, err);
 	if (rc < 0) {
 		forge_runtime_close(rt);
 		return rc;
@@ -228,25 +225,16 @@ void forge_runtime_close(struct forge_runtime *rt)
 {
 	if (!rt)
 		return;
-	for (int i = 0; i < FORGE_SECCOMP_COUNT; i++)
-		if (rt->have_seccomp[i])
-			forge_seccomp_prog_free(&rt->seccomp[i]);
 	free(rt);
 }
 
 int forge_runtime_seccomp(struct forge_runtime *rt, enum forge_seccomp_mode mode,
 			  const struct forge_seccomp_prog **out, struct forge_err *err)
 {
-	if (!rt->have_seccomp[mode]) {
-		size_t len = (size_t)((uintptr_t)forge_seccomp_profile_end -
-				      (uintptr_t)forge_seccomp_profile_start);
-		int rc = forge_seccomp_compile(forge_seccomp_profile_start, len, mode,
-					       &rt->seccomp[mode], err);
-		if (rc < 0)
-			return rc;
-		rt->have_seccomp[mode] = true;
-	}
-	*out = &rt->seccomp[mode];
+	(void)rt;
+	if (mode < 0 || mode >= FORGE_SECCOMP_COUNT)
+		return forge_err_set(err, -EINVAL, "seccomp: unknown mode %d", (int)mode);
+	*out = &forge_seccomp_builtin[mode];
 	return 0;
 }
 
@@ -257,12 +245,14 @@ const char *forge_runtime_cgroup_mode(const struct forge_runtime *rt)
 
 unsigned forge_runtime_seccomp_allowed(const struct forge_runtime *rt)
 {
-	return rt->seccomp[FORGE_SECCOMP_ENFORCE].allowed;
+	(void)rt;
+	return forge_seccomp_builtin[FORGE_SECCOMP_ENFORCE].allowed;
 }
 
 const char *forge_runtime_seccomp_sha256(const struct forge_runtime *rt)
 {
-	return rt->seccomp[FORGE_SECCOMP_ENFORCE].sha256;
+	(void)rt;
+	return forge_seccomp_builtin[FORGE_SECCOMP_ENFORCE].sha256;
 }
 
 /* ================================================================= sync */
@@ -723,7 +713,7 @@ int forge_container_start(struct forge_runtime *rt, const struct forge_container
 			  struct forge_container **out, struct forge_err *err)
 {
 	int sp[2] = {-1, -1}, cgfd = -1, rootfd = -1, rc;
-	const struct forge_seccomp_prog *prog;
+	const struct forge_seccomp_prog *prog = NULL;
 
 	*out = NULL;
 	rc = forge_container_spec_validate(spec, err);
@@ -992,7 +982,7 @@ json_t *forge_container_report(const struct forge_container *c)
 	json_t *lower = json_array();
 	for (size_t i = 0; i < c->n_lowerdirs; i++)
 		json_array_append_new(lower, json_string(c->lowerdirs[i]));
-	const struct forge_seccomp_prog *p = &c->rt->seccomp[c->seccomp_mode];
+	const struct forge_seccomp_prog *p = &forge_seccomp_builtin[c->seccomp_mode];
 	return json_pack(
 		"{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:{s:s, s:i, s:i, s:s}, s:b, "
 		"s:{s:o, s:b, s:b, s:s}, s:s}",

@@ -241,7 +241,7 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 			 struct forge_exec_result *res, struct forge_err *err)
 {
 	static const char *const fixed_env[] = {FIXED_PATH, "HOME=/root", NULL};
-	const struct forge_seccomp_prog *prog;
+	const struct forge_seccomp_prog *prog = NULL;
 	int out[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1}, ctl[2] = {-1, -1};
 	int null = -1, pidfd = -1, rc;
 	pid_t helper = -1;

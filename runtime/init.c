@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <net/if.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 
 #include <sys/capability.h>
 
@@ -375,6 +376,16 @@ static int loopback_up(void)
 	}
 	close(s);
 	return rc;
+}
+
+int forge_seccomp_install(const struct forge_seccomp_prog *prog)
+{
+	if (!prog || !prog->filter || prog->len == 0)
+		return -EINVAL;
+	struct sock_fprog fprog = {.len = prog->len, .filter = prog->filter};
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0)
+		return -errno;
+	return 0;
 }
 
 static void reset_signals(void)

@@ -9,6 +9,9 @@
 
 /* ------------------------------------------------------------- seccomp */
 
+/* The profile compiler (runtime/seccomp.c, libforge-seccomp.a): used by the
+ * generator and the tests, not linked into forged or forgectl. */
+
 /* runtime/seccomp.profile, embedded verbatim by runtime/seccomp_profile.S. */
 extern const char forge_seccomp_profile_start[];
 extern const char forge_seccomp_profile_end[];
@@ -20,6 +23,11 @@ struct forge_seccomp_prog {
 	unsigned denied;            /* syscalls with an explicit errno rule */
 	char sha256[65];            /* of the profile text */
 };
+
+/* The profile compiled at build time (build/gen/seccomp_bpf.c, written by
+ * runtime/gen/seccomp-gen.c): what containers load. */
+extern const struct forge_seccomp_prog forge_seccomp_builtin[FORGE_SECCOMP_COUNT];
+
 
 /* Parses profile text (the format is documented at the top of
  * runtime/seccomp.profile) and compiles it with libseccomp for the native
@@ -74,11 +82,9 @@ int forge_cgroup_remove(struct forge_cgroup *cg, struct forge_err *err);
 struct forge_runtime {
 	char prefix[FORGE_PREFIX_MAX + 1];
 	struct forge_cgroup_layout cg;
-	struct forge_seccomp_prog seccomp[FORGE_SECCOMP_COUNT];
-	bool have_seccomp[FORGE_SECCOMP_COUNT];
 };
 
-/* Compiles the profile for mode on first use; later calls reuse the BPF. */
+/* The built-in filter for mode. */
 int forge_runtime_seccomp(struct forge_runtime *rt, enum forge_seccomp_mode mode,
 			  const struct forge_seccomp_prog **out, struct forge_err *err);
 

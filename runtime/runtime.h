@@ -78,8 +78,8 @@ struct forge_runtime_config {
 
 struct forge_runtime;
 
-/* Detects the cgroup layout, finds Forge's own cgroup and compiles the
- * seccomp profile once; every container started from it reuses the BPF. */
+/* Detects the cgroup layout and finds Forge's own cgroup. The seccomp
+ * profile is compiled once, at build time; every container loads that BPF. */
 int forge_runtime_open(struct forge_runtime **out, const struct forge_runtime_config *cfg,
 		       struct forge_err *err);
 void forge_runtime_close(struct forge_runtime *rt);

@@ -743,16 +743,3 @@ void forge_seccomp_prog_free(struct forge_seccomp_prog *prog)
 	free(prog->filter);
 	memset(prog, 0, sizeof(*prog));
 }
-
-int forge_seccomp_install(const struct forge_seccomp_prog *prog)
-{
-	struct sock_fprog fprog;
-
-	if (!prog || !prog->filter || prog->len == 0)
-		return -EINVAL;
-	fprog.len = prog->len;
-	fprog.filter = prog->filter;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0)
-		return -errno;
-	return 0;
-}

@@ -111,6 +111,24 @@ static void test_embedded_profile_compiles_in_both_modes(void **state)
 			    fx->log.len * sizeof(struct sock_filter)) == 0);
 }
 
+/* The filter linked into forged and forgectl is generated at build time; it
+ * must be exactly what the profile in the tree compiles to. */
+static void test_builtin_filter_matches_the_profile(void **state)
+{
+	struct fixture *fx = *state;
+	const struct forge_seccomp_prog *fresh[FORGE_SECCOMP_COUNT] = {&fx->enforce, &fx->log};
+
+	for (int m = 0; m < FORGE_SECCOMP_COUNT; m++) {
+		const struct forge_seccomp_prog *b = &forge_seccomp_builtin[m];
+		assert_int_equal(b->len, fresh[m]->len);
+		assert_memory_equal(b->filter, fresh[m]->filter,
+				    b->len * sizeof(struct sock_filter));
+		assert_int_equal(b->allowed, fresh[m]->allowed);
+		assert_int_equal(b->denied, fresh[m]->denied);
+		assert_string_equal(b->sha256, fresh[m]->sha256);
+	}
+}
+
 static int compile_text(const char *text, struct forge_seccomp_prog *prog, struct forge_err *err)
 {
 	return forge_seccomp_compile(text, strlen(text), FORGE_SECCOMP_ENFORCE, prog, err);
@@ -788,6 +806,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_embedded_profile_compiles_in_both_modes),
+	    cmocka_unit_test(test_builtin_filter_matches_the_profile),
 	    cmocka_unit_test(test_parser_errors_name_the_line),
 	    cmocka_unit_test(test_parser_accepts_the_documented_forms),
 	    cmocka_unit_test(test_libseccomp_semantics),
