@@ -62,11 +62,12 @@ INTEG_SRC   := $(wildcard tests/integration/test_*.c)
 INTEG_BIN   := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
 BINARIES    := $(BUILD)/forgectl
+BENCH_BIN   := $(BUILD)/bench/container_start_lib
 
 .PHONY: all deps run test unit integration security vmtest bench bench-container-start \
 	rootfs clean check-root format tidy
 
-all: $(BINARIES) $(UNIT_BIN) $(INTEG_BIN)
+all: $(BINARIES) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
 
 # ---------------------------------------------------------------- build rules
 
@@ -125,6 +126,11 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(LIB_RUNTIME) $(LIB_COMMON)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< \
 		$(LIB_RUNTIME) $(LIB_COMMON) \
 		$(call pc_libs,cmocka $(PKGS_RUNTIME) $(PKGS_COMMON))
+
+$(BUILD)/bench/%: bench/%.c $(LIB_RUNTIME) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_RUNTIME) $(LIB_COMMON) \
+		$(call pc_libs,libcap $(PKGS_COMMON))
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 

@@ -976,22 +976,28 @@ static const char *status_field(const char *status, const char *key, char *buf, 
 	return buf;
 }
 
+/* What every exec'd process must show in /proc/self/status: no_new_privs,
+ * a seccomp filter, and exactly the granted capabilities (hex mask). */
+static void assert_confined(const char *status, const char *caps)
+{
+	char v[64];
+	assert_string_equal(status_field(status, "NoNewPrivs", v, sizeof(v)), "1");
+	assert_string_equal(status_field(status, "Seccomp", v, sizeof(v)), "2");
+	assert_string_equal(status_field(status, "CapEff", v, sizeof(v)), caps);
+	assert_string_equal(status_field(status, "CapPrm", v, sizeof(v)), caps);
+	assert_string_equal(status_field(status, "CapBnd", v, sizeof(v)), caps);
+	assert_string_equal(status_field(status, "CapAmb", v, sizeof(v)), "0000000000000000");
+}
+
 static void test_exec_confined(void **state)
 {
 	(void)state;
 	struct ctr k;
 	struct forge_exec_result r;
-	char v[64];
 	ctr_init(&k, SLEEP30);
 	struct forge_container *c = start_ok(&k);
 
-	const char *s = exec_sh_ok(c, "cat /proc/self/status", &r);
-	assert_string_equal(status_field(s, "NoNewPrivs", v, sizeof(v)), "1");
-	assert_string_equal(status_field(s, "Seccomp", v, sizeof(v)), "2");
-	assert_string_equal(status_field(s, "CapEff", v, sizeof(v)), "0000000000000000");
-	assert_string_equal(status_field(s, "CapPrm", v, sizeof(v)), "0000000000000000");
-	assert_string_equal(status_field(s, "CapBnd", v, sizeof(v)), "0000000000000000");
-	assert_string_equal(status_field(s, "CapAmb", v, sizeof(v)), "0000000000000000");
+	assert_confined(exec_sh_ok(c, "cat /proc/self/status", &r), "0000000000000000");
 	forge_exec_result_free(&r);
 
 	/* Without NET_RAW no raw socket: busybox ping fails. */
@@ -1006,17 +1012,11 @@ static void test_exec_granted_capability(void **state)
 	(void)state;
 	struct ctr k;
 	struct forge_exec_result r;
-	char v[64];
 	ctr_init(&k, SLEEP30);
 	k.s.caps = 1ULL << CAP_NET_RAW;
 	struct forge_container *c = start_ok(&k);
 
-	const char *s = exec_sh_ok(c, "cat /proc/self/status", &r);
-	assert_string_equal(status_field(s, "CapEff", v, sizeof(v)), "0000000000002000");
-	assert_string_equal(status_field(s, "CapPrm", v, sizeof(v)), "0000000000002000");
-	assert_string_equal(status_field(s, "CapBnd", v, sizeof(v)), "0000000000002000");
-	assert_string_equal(status_field(s, "NoNewPrivs", v, sizeof(v)), "1");
-	assert_string_equal(status_field(s, "Seccomp", v, sizeof(v)), "2");
+	assert_confined(exec_sh_ok(c, "cat /proc/self/status", &r), "0000000000002000");
 	forge_exec_result_free(&r);
 	exec_sh_ok(c, "ping -c 1 -W 5 127.0.0.1", &r);
 	forge_exec_result_free(&r);

@@ -50,6 +50,16 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work 
 # systemd does) and the results share: done here with the initramfs' busybox because each
 # exec of a host binary costs about 50 ms under TCG.
 R=/newroot
+# A repo under /tmp or /run (a CI checkout, say) would be hidden by the tmpfs mounted
+# there below: hold it on a bind mount and put it back on top afterwards.
+repo=${guest%/tests/vm/guest.sh}
+held=""
+case $repo/ in
+/tmp/* | /run/*)
+    mkdir -p /held && mount --bind "$R$repo" /held || fail "hold the repo $repo"
+    held=1
+    ;;
+esac
 mount --move /dev $R/dev || fail "move /dev"
 mnt() { # mnt TYPE SOURCE TARGET OPTIONS
     mkdir -p "$R$3" || fail "mkdir $3"
@@ -64,6 +74,9 @@ mnt mqueue mqueue /dev/mqueue nosuid,nodev,noexec
 mnt tmpfs tmpfs /tmp nosuid,nodev,mode=1777
 mnt tmpfs tmpfs /run nosuid,nodev,mode=0755
 mnt 9p results /run/vm-results trans=virtio,version=9p2000.L,msize=512000
+if [ -n "$held" ]; then
+    mkdir -p "$R$repo" && mount --move /held "$R$repo" || fail "put the repo back at $repo"
+fi
 ln -sfn /proc/self/fd $R/dev/fd
 ln -sf /proc/self/fd/0 $R/dev/stdin
 ln -sf /proc/self/fd/1 $R/dev/stdout
