@@ -75,7 +75,9 @@ timeit=$(realpath "$timeit")
 
 # ---------------------------------------------------------------- scratch space and clean-up
 
-tmp=$(mktemp -d /tmp/forge-bench.XXXXXX)
+# On tmpfs, like a real host's /run/forge: both runtimes keep their state there, and a
+# disk mounted with "discard" would time unlinks instead of runtimes.
+tmp=$(mktemp -d /run/forge-bench.XXXXXX)
 chmod 755 "$tmp" # the runc peer's container root (host uid 100000) must reach its bundle
 runc_state=$tmp/runc-state
 runc_bundle=$tmp/runc-bundle
@@ -225,6 +227,19 @@ for r in "${runtimes[@]}" host-true; do
 	printf '%-8s %10s %10s %10s %10s\n' "$r" "$m" "$p10" "$p90" "$mn"
 done
 echo "(host-true: plain posix_spawn of the rootfs's static busybox 'true' on the host, no isolation — the process floor)"
+
+# What forged pays per container: the same start-to-exit through the runtime library in
+# one long-lived process (no launcher exec, no dynamic linking per container).
+lib_bin=$top/build/bench/container_start_lib
+if want forge && [ -x "$lib_bin" ]; then
+	mkdir -p "$tmp/lib-state"
+	if s=$("$lib_bin" "$rootfs" "$tmp/lib-state" "$runs"); then
+		read -r m p10 p90 <<<"$s"
+		printf '%-8s %10s %10s %10s   (in-process: the library as forged uses it)\n' forge-lib "$m" "$p10" "$p90"
+	else
+		echo "container_start: in-process measurement failed" >&2
+	fi
+fi
 
 ratio() { awk -v p="$1" -v f="$2" 'BEGIN { printf "%.2f", (f > 0) ? p / f : 0 }'; }
 echo

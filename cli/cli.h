@@ -6,10 +6,10 @@
 #include "common/common.h"
 
 /* Exit codes, as container tools use them (docker, podman, crun). */
-#define EXIT_USAGE     2   /* bad arguments */
-#define EXIT_SETUP     125 /* Forge itself failed */
-#define EXIT_NOEXEC    126 /* the command cannot be executed */
-#define EXIT_NOTFOUND  127 /* the command was not found */
+#define EXIT_USAGE    2	  /* bad arguments */
+#define EXIT_SETUP    125 /* Forge itself failed */
+#define EXIT_NOEXEC   126 /* the command cannot be executed */
+#define EXIT_NOTFOUND 127 /* the command was not found */
 
 struct cli_globals {
 	const char *root;   /* --root, or NULL */

@@ -24,25 +24,25 @@
 #include "runtime/runtime.h"
 
 #define MAX_LAYERS 32
-#define MAX_ENV    256
+#define MAX_ENV	   256
 #define UID_BLOCK  65536u
 
 static const char run_usage[] =
-	"usage: forgectl run --rootfs DIR [--rootfs DIR]... [OPTIONS] -- CMD [ARG...]\n"
-	"\n"
-	"  --rootfs DIR     read-only layer (repeat: the first is the top-most)\n"
-	"  --rw             writable rootfs (a per-container upper dir, removed afterwards)\n"
-	"  --memory BYTES   memory limit (suffix K, M, G)\n"
-	"  --pids N         maximum number of processes\n"
-	"  --cpus F         cpu quota in cpus (0.5 = half a cpu)\n"
-	"  --cap NAME       grant a capability (NET_RAW, …); none by default\n"
-	"  --hostname H     hostname (default: the container name)\n"
-	"  --env K=V        environment entry (nothing is inherited)\n"
-	"  --cwd DIR        working directory inside (default /)\n"
-	"  --name NAME      container name (default run-<random>)\n"
-	"  --uid-base N     host uid/gid for container root (default: a random unused block)\n"
-	"  --seccomp-log    log instead of refusing syscalls the profile forbids\n"
-	"  --report         print the isolation report as one JSON line on stderr\n";
+    "usage: forgectl run --rootfs DIR [--rootfs DIR]... [OPTIONS] -- CMD [ARG...]\n"
+    "\n"
+    "  --rootfs DIR     read-only layer (repeat: the first is the top-most)\n"
+    "  --rw             writable rootfs (a per-container upper dir, removed afterwards)\n"
+    "  --memory BYTES   memory limit (suffix K, M, G)\n"
+    "  --pids N         maximum number of processes\n"
+    "  --cpus F         cpu quota in cpus (0.5 = half a cpu)\n"
+    "  --cap NAME       grant a capability (NET_RAW, …); none by default\n"
+    "  --hostname H     hostname (default: the container name)\n"
+    "  --env K=V        environment entry (nothing is inherited)\n"
+    "  --cwd DIR        working directory inside (default /)\n"
+    "  --name NAME      container name (default run-<random>)\n"
+    "  --uid-base N     host uid/gid for container root (default: a random unused block)\n"
+    "  --seccomp-log    log instead of refusing syscalls the profile forbids\n"
+    "  --report         print the isolation report as one JSON line on stderr\n";
 
 struct run_opts {
 	const char *layers[MAX_LAYERS];
@@ -94,24 +94,37 @@ static int usage_error(const char *opt, const char *fmt, ...)
 /* Returns -1 when parsed, else the exit code. */
 static int parse_run(int argc, char **argv, struct run_opts *o)
 {
-	enum { O_ROOTFS = 256, O_RW, O_MEMORY, O_PIDS, O_CPUS, O_CAP, O_HOSTNAME, O_ENV, O_CWD,
-	       O_NAME, O_UIDBASE, O_SECLOG, O_REPORT };
+	enum {
+		O_ROOTFS = 256,
+		O_RW,
+		O_MEMORY,
+		O_PIDS,
+		O_CPUS,
+		O_CAP,
+		O_HOSTNAME,
+		O_ENV,
+		O_CWD,
+		O_NAME,
+		O_UIDBASE,
+		O_SECLOG,
+		O_REPORT
+	};
 	static const struct option opts[] = {
-		{"rootfs", required_argument, NULL, O_ROOTFS},
-		{"rw", no_argument, NULL, O_RW},
-		{"memory", required_argument, NULL, O_MEMORY},
-		{"pids", required_argument, NULL, O_PIDS},
-		{"cpus", required_argument, NULL, O_CPUS},
-		{"cap", required_argument, NULL, O_CAP},
-		{"hostname", required_argument, NULL, O_HOSTNAME},
-		{"env", required_argument, NULL, O_ENV},
-		{"cwd", required_argument, NULL, O_CWD},
-		{"name", required_argument, NULL, O_NAME},
-		{"uid-base", required_argument, NULL, O_UIDBASE},
-		{"seccomp-log", no_argument, NULL, O_SECLOG},
-		{"report", no_argument, NULL, O_REPORT},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"rootfs", required_argument, NULL, O_ROOTFS},
+	    {"rw", no_argument, NULL, O_RW},
+	    {"memory", required_argument, NULL, O_MEMORY},
+	    {"pids", required_argument, NULL, O_PIDS},
+	    {"cpus", required_argument, NULL, O_CPUS},
+	    {"cap", required_argument, NULL, O_CAP},
+	    {"hostname", required_argument, NULL, O_HOSTNAME},
+	    {"env", required_argument, NULL, O_ENV},
+	    {"cwd", required_argument, NULL, O_CWD},
+	    {"name", required_argument, NULL, O_NAME},
+	    {"uid-base", required_argument, NULL, O_UIDBASE},
+	    {"seccomp-log", no_argument, NULL, O_SECLOG},
+	    {"report", no_argument, NULL, O_REPORT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct forge_container_spec *s = &o->spec;
 	struct forge_err err;
@@ -145,8 +158,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			break;
 		case O_CPUS:
 			if (parse_cpus(optarg, &s->limits.cpu_quota_us) < 0)
-				return usage_error("--cpus", "\"%s\" is not a positive number of cpus",
-						   optarg);
+				return usage_error(
+				    "--cpus", "\"%s\" is not a positive number of cpus", optarg);
 			break;
 		case O_CAP:
 			if (forge_cap_parse(optarg, &cap, &err) < 0)
@@ -170,11 +183,13 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			o->name = optarg;
 			break;
 		case O_UIDBASE:
-			if (parse_u64(optarg, &v) < 0 || v < UID_BLOCK || v > UINT32_MAX - UID_BLOCK)
-				return usage_error("--uid-base",
-						   "\"%s\" must be a host uid from 65536 to %u (lower "
-						   "ids belong to the host's own users)",
-						   optarg, UINT32_MAX - UID_BLOCK);
+			if (parse_u64(optarg, &v) < 0 || v < UID_BLOCK ||
+			    v > UINT32_MAX - UID_BLOCK)
+				return usage_error(
+				    "--uid-base",
+				    "\"%s\" must be a host uid from 65536 to %u (lower "
+				    "ids belong to the host's own users)",
+				    optarg, UINT32_MAX - UID_BLOCK);
 			s->host_uid = (uid_t)v;
 			s->host_gid = (gid_t)v;
 			break;
@@ -195,7 +210,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	if (o->n_layers == 0)
 		return usage_error("--rootfs", "%s", "a rootfs directory is required");
 	if (optind >= argc)
-		return usage_error("CMD", "%s", "no command given (forgectl run ... -- CMD [ARG...])");
+		return usage_error("CMD", "%s",
+				   "no command given (forgectl run ... -- CMD [ARG...])");
 	s->argv = (const char *const *)argv + optind;
 	s->lowerdirs = o->layers;
 	s->n_lowerdirs = o->n_layers;
@@ -306,8 +322,8 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	 * spec error comes from a bad option value (2). */
 	if (forge_container_spec_validate(&o.spec, &err) < 0)
 		return cli_fail(err.code == -ENOENT || err.code == -ENOTDIR || err.code == -EACCES
-					? EXIT_SETUP
-					: EXIT_USAGE,
+				    ? EXIT_SETUP
+				    : EXIT_USAGE,
 				"run", "%s", err.msg);
 	if (forge_paths_ensure(&paths, &err) < 0)
 		return cli_fail(EXIT_SETUP, "run", "%s", err.msg);

@@ -10,16 +10,16 @@
 #include "cli/cli.h"
 
 static const char usage_text[] =
-	"usage: forgectl [--root DIR] [--prefix NAME] [--log-level LEVEL] COMMAND [ARGS]\n"
-	"\n"
-	"commands:\n"
-	"  run        run one isolated container in the foreground (see forgectl run --help)\n"
-	"\n"
-	"options:\n"
-	"  --root DIR         Forge's root (default $FORGE_ROOT or /)\n"
-	"  --prefix NAME      kernel object prefix (default $FORGE_PREFIX or forge)\n"
-	"  --log-level LEVEL  debug, info, warn or error (default warn)\n"
-	"  --version          print the version\n";
+    "usage: forgectl [--root DIR] [--prefix NAME] [--log-level LEVEL] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  run        run one isolated container in the foreground (see forgectl run --help)\n"
+    "\n"
+    "options:\n"
+    "  --root DIR         Forge's root (default $FORGE_ROOT or /)\n"
+    "  --prefix NAME      kernel object prefix (default $FORGE_PREFIX or forge)\n"
+    "  --log-level LEVEL  debug, info, warn or error (default warn)\n"
+    "  --version          print the version\n";
 
 int cli_fail(int code, const char *cmd, const char *fmt, ...)
 {
@@ -35,12 +35,12 @@ int cli_fail(int code, const char *cmd, const char *fmt, ...)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"root", required_argument, NULL, 'r'},
-		{"prefix", required_argument, NULL, 'p'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"root", required_argument, NULL, 'r'},
+	    {"prefix", required_argument, NULL, 'p'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cli_globals g = {0};
 	enum forge_log_level level = FORGE_LOG_WARN;
@@ -52,7 +52,8 @@ int main(int argc, char **argv)
 		case ':':
 			return cli_fail(EXIT_USAGE, NULL, "%s: requires a value", argv[optind - 1]);
 		case '?':
-			return cli_fail(EXIT_USAGE, NULL, "%s: unknown option (see forgectl --help)",
+			return cli_fail(EXIT_USAGE, NULL,
+					"%s: unknown option (see forgectl --help)",
 					argv[optind - 1]);
 		case 'r':
 			g.root = optarg;

@@ -31,7 +31,7 @@
 #define FORGE_ERR_MSG_MAX 512
 
 struct forge_err {
-	int code;                    /* negative errno, 0 when clear */
+	int code;		     /* negative errno, 0 when clear */
 	char msg[FORGE_ERR_MSG_MAX]; /* "netns: veth v-learner-0: File exists" */
 };
 
@@ -91,13 +91,12 @@ extern void (*forge_atomic_write_hook)(void);
 /* Opens path beneath dirfd with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS).
  * Rejects an absolute path or any ".." component before asking the kernel;
  * a symlink that leads outside dirfd fails (EXDEV). Returns an fd or -errno. */
-int forge_open_beneath(int dirfd, const char *path, int flags, mode_t mode,
-		       struct forge_err *err);
+int forge_open_beneath(int dirfd, const char *path, int flags, mode_t mode, struct forge_err *err);
 /* Same, with RESOLVE_IN_ROOT: absolute symlinks resolve inside dirfd as if it
  * were "/". For looking inside a container's rootfs. extra_resolve may add
  * RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, … */
-int forge_open_in_root(int rootfd, const char *path, int flags, mode_t mode,
-		       uint64_t extra_resolve, struct forge_err *err);
+int forge_open_in_root(int rootfd, const char *path, int flags, mode_t mode, uint64_t extra_resolve,
+		       struct forge_err *err);
 /* Joins base and a relative path into out. Rejects an absolute rel, "..",
  * empty rel and overlong results. */
 int forge_path_join(char *out, size_t outsz, const char *base, const char *rel,
@@ -136,15 +135,15 @@ bool forge_consttime_eq(const void *a, const void *b, size_t len);
 
 /* ------------------------------------------------------------------ paths */
 
-#define FORGE_PATH_MAX   4096
+#define FORGE_PATH_MAX	 4096
 #define FORGE_PREFIX_MAX 8
 
 /* DESIGN §4: everything lives under one root. */
 struct forge_paths {
-	char root[FORGE_PATH_MAX];   /* FORGE_ROOT, default "/" */
-	char etc[FORGE_PATH_MAX];    /* <root>/etc/forge */
-	char lib[FORGE_PATH_MAX];    /* <root>/var/lib/forge */
-	char run[FORGE_PATH_MAX];    /* <root>/run/forge */
+	char root[FORGE_PATH_MAX];	   /* FORGE_ROOT, default "/" */
+	char etc[FORGE_PATH_MAX];	   /* <root>/etc/forge */
+	char lib[FORGE_PATH_MAX];	   /* <root>/var/lib/forge */
+	char run[FORGE_PATH_MAX];	   /* <root>/run/forge */
 	char prefix[FORGE_PREFIX_MAX + 1]; /* kernel object prefix, default "forge" */
 };
 

@@ -55,8 +55,8 @@ static int own_cgroup(const char *ctl, char *out, size_t outsz, struct forge_err
 		if (!c2)
 			continue;
 		*c1 = *c2 = '\0';
-		bool match = ctl ? list_has_token(c1 + 1, ctl)
-				 : (strcmp(line, "0") == 0 && c1[1] == '\0');
+		bool match =
+		    ctl ? list_has_token(c1 + 1, ctl) : (strcmp(line, "0") == 0 && c1[1] == '\0');
 		if (!match)
 			continue;
 		if ((size_t)snprintf(out, outsz, "%s", c2 + 1) >= outsz)
@@ -107,7 +107,8 @@ static int v1_mount_point(const char *ctl, char *out, size_t outsz, struct forge
 	free(line);
 	fclose(f);
 	if (rc < 0)
-		return forge_err_set(err, rc, "cgroup: no v1 hierarchy with the %s controller", ctl);
+		return forge_err_set(err, rc, "cgroup: no v1 hierarchy with the %s controller",
+				     ctl);
 	return 0;
 }
 
@@ -172,11 +173,12 @@ static int v2_enable_controllers(const char *dir, struct forge_err *err)
 	close(fd);
 	if (n < 0) {
 		if (saved == EBUSY)
-			return forge_err_set(err, -EBUSY,
-					     "cgroup: cannot enable controllers in %s: it has processes "
-					     "of its own (run forged in a delegated cgroup, e.g. systemd "
-					     "Delegate=yes)",
-					     dir);
+			return forge_err_set(
+			    err, -EBUSY,
+			    "cgroup: cannot enable controllers in %s: it has processes "
+			    "of its own (run forged in a delegated cgroup, e.g. systemd "
+			    "Delegate=yes)",
+			    dir);
 		return forge_err_errno(err, saved, "cgroup: write \"%s\" to %s", want, knob);
 	}
 	return 0;
@@ -477,11 +479,10 @@ json_t *forge_cgroup_report(const struct forge_cgroup *cg)
 		json_array_append_new(paths, json_string(cg->path[i]));
 
 	json_t *memory = json_pack(
-		"{s:o, s:o, s:o}", "max",
-		knob_json(mem, v2 ? "memory.max" : "memory.limit_in_bytes"), "current",
-		knob_json(mem, v2 ? "memory.current" : "memory.usage_in_bytes"), "oom_kill",
-		v2 ? keyed_json(mem, "memory.events", "oom_kill")
-		   : keyed_json(mem, "memory.oom_control", "oom_kill"));
+	    "{s:o, s:o, s:o}", "max", knob_json(mem, v2 ? "memory.max" : "memory.limit_in_bytes"),
+	    "current", knob_json(mem, v2 ? "memory.current" : "memory.usage_in_bytes"), "oom_kill",
+	    v2 ? keyed_json(mem, "memory.events", "oom_kill")
+	       : keyed_json(mem, "memory.oom_control", "oom_kill"));
 	json_t *pidj = json_pack("{s:o, s:o}", "max", knob_json(pids, "pids.max"), "current",
 				 knob_json(pids, "pids.current"));
 	json_t *cpuj;

@@ -48,11 +48,11 @@
 
 #include "runtime/internal.h"
 
-#define DEFAULT_PATH       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define START_TIMEOUT_MS   10000
-#define MIN_MEMORY_BYTES   (1ULL << 20)
-#define MIN_TMPFS_BYTES    (1ULL << 20)
-#define MIN_CPU_QUOTA_US   1000
+#define DEFAULT_PATH	 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define START_TIMEOUT_MS 10000
+#define MIN_MEMORY_BYTES (1ULL << 20)
+#define MIN_TMPFS_BYTES	 (1ULL << 20)
+#define MIN_CPU_QUOTA_US 1000
 
 /* Mount points Forge's own upper layer provides over whatever the image has. */
 static const char *const upper_dirs[] = {"proc", "dev", "tmp", "run", "sys", NULL};
@@ -106,7 +106,8 @@ static int validate_limits(const struct forge_limits *l, struct forge_err *err)
 {
 	if (l->memory_bytes != FORGE_LIMIT_NONE && l->memory_bytes < MIN_MEMORY_BYTES)
 		return forge_err_set(err, -EINVAL,
-				     "spec: memory limit %" PRIu64 " bytes is below the minimum of 1 MiB",
+				     "spec: memory limit %" PRIu64
+				     " bytes is below the minimum of 1 MiB",
 				     l->memory_bytes);
 	if (l->pids == 0)
 		return forge_err_set(err, -EINVAL, "spec: pids limit must be at least 1");
@@ -117,9 +118,9 @@ static int validate_limits(const struct forge_limits *l, struct forge_err *err)
 					     "us is below the kernel's minimum of 1000us",
 					     l->cpu_quota_us);
 		if (l->cpu_period_us < 1000 || l->cpu_period_us > 1000000)
-			return forge_err_set(err, -EINVAL,
-					     "spec: cpu period %" PRIu64 "us is outside 1000..1000000",
-					     l->cpu_period_us);
+			return forge_err_set(
+			    err, -EINVAL, "spec: cpu period %" PRIu64 "us is outside 1000..1000000",
+			    l->cpu_period_us);
 	}
 	return 0;
 }
@@ -130,9 +131,10 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 	int rc;
 
 	if (!name_is_valid(spec->name))
-		return forge_err_set(err, -EINVAL,
-				     "spec: container name \"%s\" must match [a-z0-9][a-z0-9_.-]{0,62}",
-				     spec->name ? spec->name : "");
+		return forge_err_set(
+		    err, -EINVAL,
+		    "spec: container name \"%s\" must match [a-z0-9][a-z0-9_.-]{0,62}",
+		    spec->name ? spec->name : "");
 	if (spec->n_lowerdirs == 0 || !spec->lowerdirs)
 		return forge_err_set(err, -EINVAL, "spec: no rootfs given");
 	if (spec->n_lowerdirs > 32)
@@ -169,10 +171,11 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 		return forge_err_set(err, -EPERM,
 				     "spec: the host uid/gid range must not include root (0)");
 	if (spec->host_uid < FORGE_MIN_HOST_ID || spec->host_gid < FORGE_MIN_HOST_ID)
-		return forge_err_set(err, -EPERM,
-				     "spec: host uid/gid %u/%u is below %u: those ids belong to the "
-				     "host's own users",
-				     spec->host_uid, spec->host_gid, FORGE_MIN_HOST_ID);
+		return forge_err_set(
+		    err, -EPERM,
+		    "spec: host uid/gid %u/%u is below %u: those ids belong to the "
+		    "host's own users",
+		    spec->host_uid, spec->host_gid, FORGE_MIN_HOST_ID);
 	if (spec->id_count == 0 || (uint64_t)spec->host_uid + spec->id_count > UINT32_MAX ||
 	    (uint64_t)spec->host_gid + spec->id_count > UINT32_MAX)
 		return forge_err_set(err, -ERANGE, "spec: host id range %u+%u is invalid",
@@ -297,7 +300,9 @@ ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
 			    .msg_controllen = sizeof(u.buf)};
 	ssize_t n;
 	if (fd)
@@ -397,13 +402,15 @@ static int open_layers(struct forge_container *c, int usfd, int *layers, bool id
 {
 	for (size_t i = 0; i < c->n_lowerdirs; i++) {
 		const char *dir = c->lowerdirs[i];
-		layers[i] = idmap ? sys_open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-				  : open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		layers[i] = idmap
+				? sys_open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+				: open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (layers[i] < 0)
 			return forge_err_errno(err, errno, "rootfs %s: open", dir);
 		if (!idmap)
 			continue;
-		struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)usfd};
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
+					  .userns_fd = (uint64_t)usfd};
 		if (sys_mount_setattr(layers[i], "", AT_EMPTY_PATH, &attr) < 0)
 			return -errno;
 	}
@@ -447,8 +454,8 @@ static int mount_overlay(struct forge_container *c, const int *layers, struct fo
 		m = forge_err_errno(err, errno, "rootfs: overlay of %s", c->lowerdirs[0]);
 		fs_log_into(fs, err);
 	} else {
-		unsigned attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID |
-				 (c->writable ? 0 : MOUNT_ATTR_RDONLY);
+		unsigned attrs =
+		    MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (c->writable ? 0 : MOUNT_ATTR_RDONLY);
 		m = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs);
 		if (m < 0)
 			m = forge_err_errno(err, errno, "rootfs: fsmount");
@@ -607,14 +614,16 @@ static char **dup_strv(const char *const *v)
 /* Waits for init's answer to GO: READY, EXEC_FAILED or ERROR. */
 static int await_start(struct forge_container *c, struct forge_err *err)
 {
-	struct pollfd pf[2] = {{.fd = c->sock, .events = POLLIN}, {.fd = c->pidfd, .events = POLLIN}};
+	struct pollfd pf[2] = {{.fd = c->sock, .events = POLLIN},
+			       {.fd = c->pidfd, .events = POLLIN}};
 	int r;
 	do
 		r = poll(pf, 2, START_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
-		return forge_err_set(err, -ETIMEDOUT, "container %s: init did not start within %d ms",
-				     c->name, START_TIMEOUT_MS);
+		return forge_err_set(err, -ETIMEDOUT,
+				     "container %s: init did not start within %d ms", c->name,
+				     START_TIMEOUT_MS);
 	struct sync_msg m;
 	ssize_t n = forge_sync_recv(c->sock, &m, NULL, MSG_DONTWAIT);
 	if (n <= 0)
@@ -673,10 +682,10 @@ static pid_t clone_container(struct forge_container *c, const struct forge_conta
 {
 	int own_net = -1;
 	struct clone_args args = {
-		.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
-			 CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)&c->pidfd,
-		.exit_signal = SIGCHLD,
+	    .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+		     CLONE_PIDFD,
+	    .pidfd = (uint64_t)(uintptr_t)&c->pidfd,
+	    .exit_signal = SIGCHLD,
 	};
 	if (spec->netns_fd < 0)
 		args.flags |= CLONE_NEWNET;
@@ -984,14 +993,13 @@ json_t *forge_container_report(const struct forge_container *c)
 		json_array_append_new(lower, json_string(c->lowerdirs[i]));
 	const struct forge_seccomp_prog *p = &forge_seccomp_builtin[c->seccomp_mode];
 	return json_pack(
-		"{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:{s:s, s:i, s:i, s:s}, s:b, "
-		"s:{s:o, s:b, s:b, s:s}, s:s}",
-		"name", c->name, "pid", (json_int_t)c->pid, "namespaces", ns_inodes(c->pid),
-		"uid_map", proc_text(c->pid, "uid_map"), "gid_map", proc_text(c->pid, "gid_map"),
-		"cgroup", forge_cgroup_report(&c->cg), "capabilities", caps, "seccomp", "mode",
-		c->seccomp_mode == FORGE_SECCOMP_LOG ? "log" : "enforce", "allowed",
-		(json_int_t)p->allowed, "denied", (json_int_t)p->denied, "profile_sha256",
-		p->sha256, "no_new_privs", 1, "rootfs", "lowerdirs", lower, "writable",
-		c->writable, "idmapped", c->idmapped, "state_dir", c->state_dir, "netns",
-		c->new_netns ? "new" : "joined");
+	    "{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:{s:s, s:i, s:i, s:s}, s:b, "
+	    "s:{s:o, s:b, s:b, s:s}, s:s}",
+	    "name", c->name, "pid", (json_int_t)c->pid, "namespaces", ns_inodes(c->pid), "uid_map",
+	    proc_text(c->pid, "uid_map"), "gid_map", proc_text(c->pid, "gid_map"), "cgroup",
+	    forge_cgroup_report(&c->cg), "capabilities", caps, "seccomp", "mode",
+	    c->seccomp_mode == FORGE_SECCOMP_LOG ? "log" : "enforce", "allowed",
+	    (json_int_t)p->allowed, "denied", (json_int_t)p->denied, "profile_sha256", p->sha256,
+	    "no_new_privs", 1, "rootfs", "lowerdirs", lower, "writable", c->writable, "idmapped",
+	    c->idmapped, "state_dir", c->state_dir, "netns", c->new_netns ? "new" : "joined");
 }

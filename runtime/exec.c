@@ -28,9 +28,9 @@
 
 #include "runtime/internal.h"
 
-#define EXEC_OUTPUT_MAX   (64u << 20)
-#define KILL_DRAIN_MS     200
-#define FIXED_PATH        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define EXEC_OUTPUT_MAX (64u << 20)
+#define KILL_DRAIN_MS	200
+#define FIXED_PATH	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Where the command's own set-up failed, reported through the exec pipe. */
 enum exec_stage { EXEC_STAGE_SETSID, EXEC_STAGE_CHDIR, EXEC_STAGE_CONFINE, EXEC_STAGE_EXEC };
@@ -100,7 +100,7 @@ run_helper(struct forge_container *c, const struct forge_exec_spec *spec,
 	if (forge_cgroup_attach(&c->cg, getpid(), &err) < 0)
 		helper_fail(ctl, -err.code, "join cgroup");
 	if (setns(c->pidfd, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
-				    CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) < 0)
+				CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) < 0)
 		helper_fail(ctl, errno, "join namespaces");
 	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
 		helper_fail(ctl, errno, "become container root");
@@ -299,8 +299,8 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 		goto done;
 	}
 	struct capture cap[2] = {
-		{.fd = out[0], .buf = res->out, .limit = spec->output_limit},
-		{.fd = errp[0], .buf = res->err, .limit = spec->output_limit},
+	    {.fd = out[0], .buf = res->out, .limit = spec->output_limit},
+	    {.fd = errp[0], .buf = res->err, .limit = spec->output_limit},
 	};
 	out[0] = errp[0] = -1;
 	rc = pump(cap, pidfd, hr.pid, spec->timeout_ms, res);
@@ -319,8 +319,8 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 	if (read(ep[0], report, sizeof(report)) == (ssize_t)sizeof(report)) {
 		/* Like a shell: the failure is the command's result, not ours. */
 		static const char *const stage[] = {"setsid", "chdir", "confine", "exec"};
-		const char *arg = report[1] == EXEC_STAGE_CHDIR ? (spec->cwd ? spec->cwd : "/")
-								 : spec->argv[0];
+		const char *arg =
+		    report[1] == EXEC_STAGE_CHDIR ? (spec->cwd ? spec->cwd : "/") : spec->argv[0];
 		int len = snprintf(res->err, spec->output_limit + 1, "forge: %s \"%s\": %s\n",
 				   stage[report[1] & 3], arg, strerror(report[0]));
 		res->err_len = (size_t)len < spec->output_limit ? (size_t)len : spec->output_limit;

@@ -39,8 +39,8 @@
 /* Masked /proc entries (runc's defaults): files get /dev/null bound over
  * them, directories an empty read-only tmpfs. */
 static const char *const proc_masked[] = {
-	"acpi", "asound", "kcore", "keys", "latency_stats", "timer_list",
-	"timer_stats", "sched_debug", "scsi", "sysrq-trigger", NULL,
+    "acpi",	   "asound", "kcore",	      "keys", "latency_stats", "timer_list", "timer_stats",
+    "sched_debug", "scsi",   "sysrq-trigger", NULL,
 };
 /* Read-only /proc entries. */
 static const char *const proc_readonly[] = {"bus", "fs", "irq", "sys", NULL};
@@ -48,7 +48,6 @@ static const char *const proc_readonly[] = {"bus", "fs", "irq", "sys", NULL};
  * in a user namespace). */
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
 /* ================================================================= init side */
-
 
 static int child_sock = -1;
 
@@ -71,17 +70,17 @@ static void child_fail(int e, const char *fmt, ...)
 static int open_target(int dirfd, const char *name, int flags)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(O_PATH | O_CLOEXEC | O_NOFOLLOW | flags),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-			   RESOLVE_NO_XDEV,
+	    .flags = (uint64_t)(O_PATH | O_CLOEXEC | O_NOFOLLOW | flags),
+	    .resolve =
+		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
 	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 }
 
 /* New filesystem from fsopen/fsconfig/fsmount, attached on dirfd/name.
  * opts are "key=value" strings or bare flags. Returns the mount's fd. */
-static int mount_new_fs(int dirfd, const char *name, const char *fstype,
-			const char *const *opts, unsigned attrs)
+static int mount_new_fs(int dirfd, const char *name, const char *fstype, const char *const *opts,
+			unsigned attrs)
 {
 	int fs = sys_fsopen(fstype, FSOPEN_CLOEXEC);
 	if (fs < 0)
@@ -106,7 +105,8 @@ static int mount_new_fs(int dirfd, const char *name, const char *fstype,
 	if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
 	    (m = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs)) < 0 ||
 	    (target = open_target(dirfd, name, O_DIRECTORY)) < 0 ||
-	    sys_move_mount(m, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+	    sys_move_mount(m, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+		0)
 		rc = -errno;
 	close(fs);
 	if (target >= 0)
@@ -127,8 +127,8 @@ static int bind_host(const char *src, int dirfd, const char *name)
 		return -errno;
 	int target = open_target(dirfd, name, 0);
 	int rc = 0;
-	if (target < 0 ||
-	    sys_move_mount(t, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+	if (target < 0 || sys_move_mount(t, "", target, "",
+					 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		rc = -errno;
 	if (target >= 0)
 		close(target);
@@ -152,7 +152,7 @@ static void setup_proc(int rootfd)
 			static const char *const ro_opts[] = {"size=4096", "nr_inodes=2", NULL};
 			rc = mount_new_fs(proc, *p, "tmpfs", ro_opts,
 					  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-						  MOUNT_ATTR_NOEXEC);
+					      MOUNT_ATTR_NOEXEC);
 			if (rc >= 0)
 				close(rc);
 		} else {
@@ -220,9 +220,9 @@ static void setup_dev(int rootfd, const struct forge_container_spec *spec)
 		child_fail(-m, "mount /dev/shm");
 	close(m);
 	static const char *const links[][2] = {
-		{"ptmx", "pts/ptmx"},         {"fd", "/proc/self/fd"},
-		{"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
-		{"stderr", "/proc/self/fd/2"},
+	    {"ptmx", "pts/ptmx"},	   {"fd", "/proc/self/fd"},
+	    {"stdin", "/proc/self/fd/0"},  {"stdout", "/proc/self/fd/1"},
+	    {"stderr", "/proc/self/fd/2"},
 	};
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
@@ -436,8 +436,8 @@ static void __attribute__((noreturn)) run_init(const struct forge_container *c)
 	if (n == (ssize_t)sizeof(report)) {
 		const char *what = report[1] ? "exec" : "chdir";
 		const char *arg = report[1] ? c->argv[0] : c->cwd;
-		forge_sync_send(child_sock, MSG_EXEC_FAILED, report[0], 0, -1, "%s \"%s\": %s", what, arg,
-			  strerror(report[0]));
+		forge_sync_send(child_sock, MSG_EXEC_FAILED, report[0], 0, -1, "%s \"%s\": %s",
+				what, arg, strerror(report[0]));
 		waitpid(cmd, NULL, 0);
 		_exit(report[0] == ENOENT ? 127 : 126);
 	}
@@ -529,8 +529,8 @@ void forge_init_main(struct forge_child_ctx *x, int sock)
 		child_fail(errno, "cgroup namespace");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(errno, "make mounts private");
-	if (sys_move_mount(rootfd, "", mpfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
-	    0)
+	if (sys_move_mount(rootfd, "", mpfd, "",
+			   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		child_fail(errno, "attach rootfs");
 	close(mpfd);
 
@@ -562,4 +562,3 @@ void forge_init_main(struct forge_child_ctx *x, int sock)
 		child_fail(-rc, "%s", what);
 	run_init(x->c);
 }
-

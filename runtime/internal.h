@@ -18,16 +18,15 @@ extern const char forge_seccomp_profile_end[];
 
 struct forge_seccomp_prog {
 	struct sock_filter *filter; /* malloc'd BPF */
-	unsigned short len;         /* instructions */
-	unsigned allowed;           /* syscalls the profile allows (any condition) */
-	unsigned denied;            /* syscalls with an explicit errno rule */
-	char sha256[65];            /* of the profile text */
+	unsigned short len;	    /* instructions */
+	unsigned allowed;	    /* syscalls the profile allows (any condition) */
+	unsigned denied;	    /* syscalls with an explicit errno rule */
+	char sha256[65];	    /* of the profile text */
 };
 
 /* The profile compiled at build time (build/gen/seccomp_bpf.c, written by
  * runtime/gen/seccomp-gen.c): what containers load. */
 extern const struct forge_seccomp_prog forge_seccomp_builtin[FORGE_SECCOMP_COUNT];
-
 
 /* Parses profile text (the format is documented at the top of
  * runtime/seccomp.profile) and compiles it with libseccomp for the native
@@ -54,9 +53,9 @@ struct forge_cgroup_layout {
 
 struct forge_cgroup {
 	const struct forge_cgroup_layout *layout;
-	char rel[FORGE_PATH_MAX];                /* below base */
+	char rel[FORGE_PATH_MAX];		  /* below base */
 	char path[FORGE_CG_NCTL][FORGE_PATH_MAX]; /* absolute leaf dirs (v2: [0] only) */
-	int dirfd[FORGE_CG_NCTL];                /* v2: [0] only; -1 when unused */
+	int dirfd[FORGE_CG_NCTL];		  /* v2: [0] only; -1 when unused */
 };
 
 int forge_cgroup_layout_detect(struct forge_cgroup_layout *layout, const char *mount_root,
@@ -91,9 +90,9 @@ int forge_runtime_seccomp(struct forge_runtime *rt, enum forge_seccomp_mode mode
 struct forge_container {
 	struct forge_runtime *rt;
 	char name[64];
-	pid_t pid;             /* init, host pid */
+	pid_t pid; /* init, host pid */
 	int pidfd;
-	int sock;              /* launcher end of the sync socket */
+	int sock; /* launcher end of the sync socket */
 	struct forge_cgroup cg;
 	char state_dir[FORGE_PATH_MAX];
 	bool state_made;
@@ -105,8 +104,8 @@ struct forge_container {
 	uint32_t id_count;
 	char **lowerdirs;
 	size_t n_lowerdirs;
-	char **envp;           /* the command's environment, defaults filled in */
-	char **argv;           /* copies: init overwrites the launcher's argv area */
+	char **envp; /* the command's environment, defaults filled in */
+	char **argv; /* copies: init overwrites the launcher's argv area */
 	char *cwd, *hostname;
 	bool reaped, have_status;
 	struct forge_exit_status st;
@@ -127,22 +126,22 @@ int forge_exec_search(const char *const *argv, char *const *envp);
 
 /* launcher ⇄ init, one fixed-size message per SOCK_SEQPACKET datagram. */
 enum sync_type {
-	MSG_GO = 1,      /* launcher → init, carries the rootfs fd */
-	MSG_READY,       /* init → launcher: the command runs */
+	MSG_GO = 1,	 /* launcher → init, carries the rootfs fd */
+	MSG_READY,	 /* init → launcher: the command runs */
 	MSG_EXEC_FAILED, /* init → launcher: the command could not be exec'd */
-	MSG_ERROR,       /* init → launcher: setup failed */
-	MSG_EXIT,        /* init → launcher: the command's wait status */
+	MSG_ERROR,	 /* init → launcher: setup failed */
+	MSG_EXIT,	 /* init → launcher: the command's wait status */
 };
 
 struct sync_msg {
 	uint32_t type;
-	int32_t err;     /* positive errno for EXEC_FAILED / ERROR */
+	int32_t err;	 /* positive errno for EXEC_FAILED / ERROR */
 	int32_t wstatus; /* for EXIT */
 	char text[244];
 };
 
 int forge_sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
-	FORGE_PRINTF(6, 7);
+    FORGE_PRINTF(6, 7);
 /* Receives one message; *fd gets a passed descriptor or -1. 0 at EOF. */
 ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags);
 

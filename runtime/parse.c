@@ -47,24 +47,29 @@ int forge_parse_bytes(const char *s, uint64_t *out, struct forge_err *err)
 	switch (*end) {
 	case '\0':
 		break;
-	case 'k': case 'K':
+	case 'k':
+	case 'K':
 		shift = 10;
 		break;
-	case 'm': case 'M':
+	case 'm':
+	case 'M':
 		shift = 20;
 		break;
-	case 'g': case 'G':
+	case 'g':
+	case 'G':
 		shift = 30;
 		break;
-	case 't': case 'T':
+	case 't':
+	case 'T':
 		shift = 40;
 		break;
 	default:
 		return forge_err_set(err, -EINVAL, "invalid size \"%s\" (use bytes or K, M, G, T)",
 				     s);
 	}
-	if (*end && end[1] && !((end[1] == 'i' || end[1] == 'B') &&
-				(end[2] == '\0' || (end[1] == 'i' && end[2] == 'B' && !end[3]))))
+	if (*end && end[1] &&
+	    !((end[1] == 'i' || end[1] == 'B') &&
+	      (end[2] == '\0' || (end[1] == 'i' && end[2] == 'B' && !end[3]))))
 		return forge_err_set(err, -EINVAL, "invalid size \"%s\" (use bytes or K, M, G, T)",
 				     s);
 	if (v == 0)

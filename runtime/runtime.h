@@ -24,44 +24,44 @@
 
 #include "common/common.h"
 
-#define FORGE_LIMIT_NONE UINT64_MAX /* a limit that is not set */
+#define FORGE_LIMIT_NONE    UINT64_MAX /* a limit that is not set */
 #define FORGE_CPU_PERIOD_US 100000
 #define FORGE_MIN_HOST_ID   65536 /* container ids never map onto the host's own users */
 
 struct forge_limits {
 	uint64_t memory_bytes; /* memory.max; FORGE_LIMIT_NONE: unlimited; 0 is invalid */
-	uint64_t pids;         /* pids.max */
+	uint64_t pids;	       /* pids.max */
 	uint64_t cpu_quota_us; /* cpu.max quota per cpu_period_us */
 	uint64_t cpu_period_us;
 };
 
 enum forge_seccomp_mode {
 	FORGE_SECCOMP_ENFORCE = 0, /* errors as the profile says */
-	FORGE_SECCOMP_LOG,         /* SECCOMP_RET_LOG instead of errors: diagnose an image */
+	FORGE_SECCOMP_LOG,	   /* SECCOMP_RET_LOG instead of errors: diagnose an image */
 	FORGE_SECCOMP_COUNT,
 };
 
 struct forge_container_spec {
-	const char *name;              /* [a-z0-9][a-z0-9_.-]{0,62}; used for hostname default */
-	const char *const *lowerdirs;  /* read-only layers, top-most first */
+	const char *name;	      /* [a-z0-9][a-z0-9_.-]{0,62}; used for hostname default */
+	const char *const *lowerdirs; /* read-only layers, top-most first */
 	size_t n_lowerdirs;
-	const char *const *argv;       /* NULL-terminated, argv[0] searched in the env's PATH */
-	const char *const *envp;       /* NULL-terminated or NULL; nothing is inherited */
-	const char *cwd;               /* inside the container; default "/" */
-	const char *hostname;          /* default: name */
-	uint64_t caps;                 /* bit n = capability n granted (CAP_NET_RAW, …) */
+	const char *const *argv; /* NULL-terminated, argv[0] searched in the env's PATH */
+	const char *const *envp; /* NULL-terminated or NULL; nothing is inherited */
+	const char *cwd;	 /* inside the container; default "/" */
+	const char *hostname;	 /* default: name */
+	uint64_t caps;		 /* bit n = capability n granted (CAP_NET_RAW, …) */
 	struct forge_limits limits;
-	uid_t host_uid;                /* container uid 0 maps to host_uid … */
+	uid_t host_uid; /* container uid 0 maps to host_uid … */
 	gid_t host_gid;
-	uint32_t id_count;             /* … for id_count ids (default 65536) */
-	bool writable;                 /* writable rootfs (upper dir removed at destroy) */
-	int netns_fd;                  /* -1: a new, empty network namespace */
-	const char *cgroup;            /* below Forge's cgroup, e.g. "scn-1/learner"; required */
-	const char *state_dir;         /* launcher-owned, must not exist; removed at destroy */
-	int stdio[3];                  /* fds for 0,1,2; -1 means /dev/null */
-	uint64_t tmpfs_bytes;          /* size of /tmp, /run and /dev/shm each */
+	uint32_t id_count;     /* … for id_count ids (default 65536) */
+	bool writable;	       /* writable rootfs (upper dir removed at destroy) */
+	int netns_fd;	       /* -1: a new, empty network namespace */
+	const char *cgroup;    /* below Forge's cgroup, e.g. "scn-1/learner"; required */
+	const char *state_dir; /* launcher-owned, must not exist; removed at destroy */
+	int stdio[3];	       /* fds for 0,1,2; -1 means /dev/null */
+	uint64_t tmpfs_bytes;  /* size of /tmp, /run and /dev/shm each */
 	enum forge_seccomp_mode seccomp_mode;
-	bool die_with_parent;          /* SIGKILL init when the launching process dies */
+	bool die_with_parent; /* SIGKILL init when the launching process dies */
 };
 
 /* Defaults: no limits, no caps, ids 65536, netns -1, stdio -1, tmpfs 64 MiB. */
@@ -72,8 +72,8 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 /* ------------------------------------------------------------- the runtime */
 
 struct forge_runtime_config {
-	const char *prefix;           /* kernel object prefix ("forge") */
-	const char *cgroup_root;      /* cgroup fs mount, default "/sys/fs/cgroup" */
+	const char *prefix;	 /* kernel object prefix ("forge") */
+	const char *cgroup_root; /* cgroup fs mount, default "/sys/fs/cgroup" */
 };
 
 struct forge_runtime;
@@ -95,11 +95,11 @@ const char *forge_runtime_seccomp_sha256(const struct forge_runtime *rt);
 struct forge_container;
 
 struct forge_exit_status {
-	bool exited;        /* command exited: code is valid */
-	int code;           /* exit code */
-	int signal;         /* or the signal that killed it */
+	bool exited;	    /* command exited: code is valid */
+	int code;	    /* exit code */
+	int signal;	    /* or the signal that killed it */
 	uint64_t oom_kills; /* OOM kills counted in the container's cgroup */
-	int exec_errno;     /* the command could not be executed (ENOENT, EACCES, …) */
+	int exec_errno;	    /* the command could not be executed (ENOENT, EACCES, …) */
 	char message[256];  /* why, when exec_errno is set: "exec \"foo\": No such file…" */
 };
 
@@ -109,13 +109,13 @@ struct forge_exit_status {
  * On failure nothing is left behind. */
 int forge_container_start(struct forge_runtime *rt, const struct forge_container_spec *spec,
 			  struct forge_container **out, struct forge_err *err);
-pid_t forge_container_pid(const struct forge_container *c);   /* init, host pid */
-int forge_container_pidfd(const struct forge_container *c);   /* readable when init exits */
+pid_t forge_container_pid(const struct forge_container *c); /* init, host pid */
+int forge_container_pidfd(const struct forge_container *c); /* readable when init exits */
 bool forge_container_idmapped(const struct forge_container *c);
 /* Waits for the command to finish, up to timeout_ms (-1: forever).
  * Returns 0 with *st filled, -ETIMEDOUT, or another -errno. */
-int forge_container_wait(struct forge_container *c, int timeout_ms,
-			 struct forge_exit_status *st, struct forge_err *err);
+int forge_container_wait(struct forge_container *c, int timeout_ms, struct forge_exit_status *st,
+			 struct forge_err *err);
 /* Sends sig to the command (through init, which forwards it). */
 int forge_container_signal(struct forge_container *c, int sig, struct forge_err *err);
 /* SIGTERM, up to grace_ms, then SIGKILL through the pidfd; waits. */
@@ -131,12 +131,12 @@ json_t *forge_container_report(const struct forge_container *c);
 /* ------------------------------------------------------------- exec */
 
 struct forge_exec_spec {
-	const char *const *argv;  /* NULL-terminated */
-	const char *const *envp;  /* NULL: a fixed minimal env (PATH, HOME) */
-	const char *cwd;          /* default "/" */
-	int timeout_ms;           /* > 0; the command's process group is killed after it */
-	size_t output_limit;      /* bytes kept per stream; the rest is read and dropped */
-	int stdin_fd;             /* -1: /dev/null */
+	const char *const *argv; /* NULL-terminated */
+	const char *const *envp; /* NULL: a fixed minimal env (PATH, HOME) */
+	const char *cwd;	 /* default "/" */
+	int timeout_ms;		 /* > 0; the command's process group is killed after it */
+	size_t output_limit;	 /* bytes kept per stream; the rest is read and dropped */
+	int stdin_fd;		 /* -1: /dev/null */
 };
 
 struct forge_exec_result {
@@ -144,8 +144,12 @@ struct forge_exec_result {
 	int code;
 	int signal;
 	bool timed_out;
-	char *out; size_t out_len; bool out_truncated; /* NUL-terminated */
-	char *err; size_t err_len; bool err_truncated;
+	char *out;
+	size_t out_len;
+	bool out_truncated; /* NUL-terminated */
+	char *err;
+	size_t err_len;
+	bool err_truncated;
 };
 
 /* Runs a command inside a running container: joins all its namespaces and

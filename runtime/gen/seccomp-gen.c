@@ -36,8 +36,8 @@ int main(int argc, char **argv)
 	}
 	if (forge_crypto_init() < 0)
 		return 1;
-	size_t len = (size_t)((uintptr_t)forge_seccomp_profile_end -
-			      (uintptr_t)forge_seccomp_profile_start);
+	size_t len =
+	    (size_t)((uintptr_t)forge_seccomp_profile_end - (uintptr_t)forge_seccomp_profile_start);
 	for (int m = 0; m < FORGE_SECCOMP_COUNT; m++)
 		if (forge_seccomp_compile(forge_seccomp_profile_start, len,
 					  (enum forge_seccomp_mode)m, &prog[m], &err) < 0) {
@@ -53,9 +53,12 @@ int main(int argc, char **argv)
 		   "#include \"runtime/internal.h\"\n\n");
 	for (int m = 0; m < FORGE_SECCOMP_COUNT; m++)
 		emit(f, names[m], &prog[m]);
-	fprintf(f, "const struct forge_seccomp_prog forge_seccomp_builtin[FORGE_SECCOMP_COUNT] = {\n");
+	fprintf(f,
+		"const struct forge_seccomp_prog forge_seccomp_builtin[FORGE_SECCOMP_COUNT] = {\n");
 	for (int m = 0; m < FORGE_SECCOMP_COUNT; m++)
-		fprintf(f, "\t{.filter = %s, .len = %u, .allowed = %u, .denied = %u,\n\t .sha256 = \"%s\"},\n",
+		fprintf(f,
+			"\t{.filter = %s, .len = %u, .allowed = %u, .denied = %u,\n\t .sha256 = "
+			"\"%s\"},\n",
 			names[m], prog[m].len, prog[m].allowed, prog[m].denied, prog[m].sha256);
 	fprintf(f, "};\n");
 	int bad = ferror(f);
