@@ -335,7 +335,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(EXIT_SETUP, "run", "%s", err.msg);
 
-	struct forge_runtime_config cfg = {.prefix = paths.prefix};
+	struct forge_runtime_config cfg = {.prefix = paths.prefix, .run_dir = paths.run};
 	if (forge_runtime_open(&rt, &cfg, &err) < 0)
 		return cli_fail(EXIT_SETUP, "run", "%s", err.msg);
 

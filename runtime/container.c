@@ -54,8 +54,8 @@
 #define MIN_TMPFS_BYTES	 (1ULL << 20)
 #define MIN_CPU_QUOTA_US 1000
 
-/* Mount points Forge's own upper layer provides over whatever the image has. */
-static const char *const upper_dirs[] = {"proc", "dev", "tmp", "run", "sys", NULL};
+/* The mount points the base layer provides over whatever the image has. */
+static const char *const base_dirs[] = {"proc", "dev", "tmp", "run", "sys", NULL};
 
 /* ================================================================= spec */
 
@@ -200,6 +200,8 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 
 /* ================================================================= runtime */
 
+static int ensure_base_layer(struct forge_runtime *rt, const char *run_dir, struct forge_err *err);
+
 int forge_runtime_open(struct forge_runtime **out, const struct forge_runtime_config *cfg,
 		       struct forge_err *err)
 {
@@ -216,6 +218,8 @@ int forge_runtime_open(struct forge_runtime **out, const struct forge_runtime_co
 		return forge_err_set(err, -ENOMEM, "runtime: out of memory");
 	snprintf(rt->prefix, sizeof(rt->prefix), "%s", prefix);
 	rc = forge_cgroup_layout_detect(&rt->cg, cgroot, prefix, err);
+	if (rc == 0)
+		rc = ensure_base_layer(rt, cfg && cfg->run_dir ? cfg->run_dir : "/run/forge", err);
 	if (rc < 0) {
 		forge_runtime_close(rt);
 		return rc;
@@ -353,28 +357,82 @@ static int write_id_maps(pid_t pid, const struct forge_container *c, struct forg
 	return forge_write_knob(AT_FDCWD, path, line, err);
 }
 
-/* The state dir: upper/ (owned by container root, with Forge's mount-point
- * dirs), work/ (overlay's), root/ (where init attaches the rootfs). */
+/* A writable container's state dir: upper/ (owned by container root) and
+ * work/ (overlay's). Read-only containers need none. */
 static int make_state_dir(struct forge_container *c, struct forge_err *err)
 {
 	char p[FORGE_PATH_MAX + 32];
 	if (mkdir(c->state_dir, 0711) < 0)
 		return forge_err_errno(err, errno, "state dir %s", c->state_dir);
 	c->state_made = true;
-	static const char *const sub[] = {"upper", "work", "root", "layers"};
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(p, sizeof(p), "%s/%s", c->state_dir, sub[i]);
-		if (mkdir(p, i == 1 || i == 3 ? 0700 : 0755) < 0)
-			return forge_err_errno(err, errno, "state dir %s", p);
-	}
-	for (const char *const *d = upper_dirs; *d; d++) {
-		snprintf(p, sizeof(p), "%s/upper/%s", c->state_dir, *d);
-		if (mkdir(p, 0755) < 0 || chown(p, c->host_uid, c->host_gid) < 0)
-			return forge_err_errno(err, errno, "state dir %s", p);
-	}
 	snprintf(p, sizeof(p), "%s/upper", c->state_dir);
-	if (chown(p, c->host_uid, c->host_gid) < 0)
-		return forge_err_errno(err, errno, "chown %s", p);
+	if (mkdir(p, 0755) < 0 || chown(p, c->host_uid, c->host_gid) < 0)
+		return forge_err_errno(err, errno, "state dir %s", p);
+	snprintf(p, sizeof(p), "%s/work", c->state_dir);
+	if (mkdir(p, 0700) < 0)
+		return forge_err_errno(err, errno, "state dir %s", p);
+	return 0;
+}
+
+/* True when dir is a root-owned directory nobody else can write. */
+static bool root_only_dir(int dirfd, const char *name)
+{
+	struct stat st;
+	int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+	return fstatat(dirfd, name, &st, flags) == 0 && S_ISDIR(st.st_mode) &&
+	       st.st_uid == 0 && (st.st_mode & 022) == 0;
+}
+
+/* The base layer: one root-owned, read-only-by-convention directory per
+ * Forge instance holding the mount points (proc, dev, tmp, run, sys). It is
+ * the top lower layer of every rootfs, so an image's /proc or /dev that is a
+ * symlink (or missing) is shadowed by a real directory, and a read-only
+ * container needs no directory of its own at all: on some kernels each
+ * rmdir costs a third of a millisecond. Made once, atomically. */
+static int ensure_base_layer(struct forge_runtime *rt, const char *run_dir, struct forge_err *err)
+{
+	char tmp[FORGE_PATH_MAX + 32];
+	int rc = 0;
+
+	if ((size_t)snprintf(rt->base_dir, sizeof(rt->base_dir), "%s/rootfs-base", run_dir) >=
+	    sizeof(rt->base_dir))
+		return forge_err_set(err, -ENAMETOOLONG, "runtime: run dir path too long");
+	if (access(rt->base_dir, F_OK) != 0) {
+		snprintf(tmp, sizeof(tmp), "%s/.rootfs-base.XXXXXX", run_dir);
+		if (!mkdtemp(tmp))
+			return forge_err_errno(err, errno, "runtime: create %s", tmp);
+		for (const char *const *d = base_dirs; *d && rc == 0; d++) {
+			char p[FORGE_PATH_MAX + 48];
+			snprintf(p, sizeof(p), "%s/%s", tmp, *d);
+			if (mkdir(p, 0755) < 0 || chmod(p, 0755) < 0)
+				rc = forge_err_errno(err, errno, "runtime: create %s", p);
+		}
+		if (rc == 0 && (chmod(tmp, 0755) < 0 || rename(tmp, rt->base_dir) < 0)) {
+			/* Another launcher may have won the race: fine. */
+			if (errno != EEXIST && errno != ENOTEMPTY)
+				rc = forge_err_errno(err, errno, "runtime: create %s", rt->base_dir);
+		}
+		if (access(tmp, F_OK) == 0) {
+			int pfd = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (pfd >= 0) {
+				forge_remove_tree(pfd, strrchr(tmp, '/') + 1, NULL);
+				close(pfd);
+			}
+		}
+		if (rc < 0)
+			return rc;
+	}
+	int fd = open(rt->base_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	bool ok = fd >= 0 && root_only_dir(fd, "");
+	for (const char *const *d = base_dirs; ok && *d; d++)
+		ok = root_only_dir(fd, *d);
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		return forge_err_set(err, -EPERM,
+				     "runtime: %s is not a root-owned directory holding only root-owned "
+				     "proc, dev, tmp, run and sys directories; remove it",
+				     rt->base_dir);
 	return 0;
 }
 
@@ -393,52 +451,67 @@ static void fs_log_into(int fs, struct forge_err *err)
 	}
 }
 
-/* The layers as descriptors for overlay's lowerdir: idmapped detached clones
- * onto the container's user namespace, or (idmap false) O_PATH descriptors of
- * the directories themselves. Returns -errno; the idmap failures the caller
- * falls back from are returned without a message. */
-static int open_layers(struct forge_container *c, int usfd, int *layers, bool idmap,
-		       struct forge_err *err)
+/* Overlay's lower layers: the base layer on top, then the image's. */
+struct layers {
+	size_t n;
+	const char *dir[33];
+	int fd[33];
+	bool cloned[33]; /* a detached (idmapped) clone, not an O_PATH of the dir */
+};
+
+static void close_layers(struct layers *l)
 {
-	for (size_t i = 0; i < c->n_lowerdirs; i++) {
-		const char *dir = c->lowerdirs[i];
-		layers[i] = idmap
-				? sys_open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-				: open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (layers[i] < 0)
-			return forge_err_errno(err, errno, "rootfs %s: open", dir);
-		if (!idmap)
-			continue;
-		struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
-					  .userns_fd = (uint64_t)usfd};
-		if (sys_mount_setattr(layers[i], "", AT_EMPTY_PATH, &attr) < 0)
-			return -errno;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->fd[i] >= 0) {
+			close(l->fd[i]);
+			l->fd[i] = -1;
+		}
+}
+
+static bool idmap_unsupported(int e)
+{
+	return e == EINVAL || e == EPERM || e == EOPNOTSUPP || e == ENOSYS;
+}
+
+/* Each layer as an idmapped detached clone where its filesystem allows it,
+ * else (or when idmap is false) as an O_PATH descriptor of the directory. */
+static int open_layers(struct layers *l, int usfd, bool idmap, struct forge_err *err)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		l->cloned[i] = false;
+		if (idmap) {
+			int t = sys_open_tree(AT_FDCWD, l->dir[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+			if (t < 0)
+				return forge_err_errno(err, errno, "rootfs %s: clone", l->dir[i]);
+			struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
+						  .userns_fd = (uint64_t)usfd};
+			if (sys_mount_setattr(t, "", AT_EMPTY_PATH, &attr) == 0) {
+				l->fd[i] = t;
+				l->cloned[i] = true;
+				continue;
+			}
+			int e = errno;
+			close(t);
+			if (!idmap_unsupported(e))
+				return forge_err_errno(err, e, "rootfs %s: idmap", l->dir[i]);
+		}
+		l->fd[i] = open(l->dir[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (l->fd[i] < 0)
+			return forge_err_errno(err, errno, "rootfs %s: open", l->dir[i]);
 	}
 	return 0;
 }
 
-static void close_layers(int *layers, size_t n)
+/* fsopen/fsconfig/fsmount of the overlay over fds (top-most first), with
+ * upper/work for a writable container. Returns the mount fd. */
+static int mount_overlay(struct forge_container *c, const struct layers *l, const int *fds,
+			 struct forge_err *err)
 {
-	for (size_t i = 0; i < n; i++)
-		if (layers[i] >= 0) {
-			close(layers[i]);
-			layers[i] = -1;
-		}
-}
-
-static bool idmap_unsupported(int rc)
-{
-	return rc == -EINVAL || rc == -EPERM || rc == -EOPNOTSUPP || rc == -ENOSYS;
-}
-
-/* fsopen/fsconfig/fsmount of the overlay over layers; returns the mount fd. */
-static int mount_overlay(struct forge_container *c, const int *layers, struct forge_err *err)
-{
-	char lower[32 * 24 + 1] = "";
-	for (size_t i = 0; i < c->n_lowerdirs; i++) {
+	char lower[33 * 24 + 1] = "";
+	for (size_t i = 0; i < l->n; i++) {
 		size_t used = strlen(lower);
 		snprintf(lower + used, sizeof(lower) - used, "%s/proc/self/fd/%d", i ? ":" : "",
-			 layers[i]);
+			 fds[i]);
 	}
 	char upper[FORGE_PATH_MAX + 16], work[FORGE_PATH_MAX + 16];
 	snprintf(upper, sizeof(upper), "%s/upper", c->state_dir);
@@ -448,8 +521,8 @@ static int mount_overlay(struct forge_container *c, const int *layers, struct fo
 		return forge_err_errno(err, errno, "rootfs: fsopen overlay");
 	int m = -1;
 	if (sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
-	    sys_fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
-	    sys_fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+	    (c->writable && (sys_fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+			     sys_fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)) ||
 	    sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		m = forge_err_errno(err, errno, "rootfs: overlay of %s", c->lowerdirs[0]);
 		fs_log_into(fs, err);
@@ -465,48 +538,47 @@ static int mount_overlay(struct forge_container *c, const int *layers, struct fo
 }
 
 /* For kernels whose overlayfs refuses detached layers ("failed to clone
- * lowerpath" before about 6.5): attach the idmapped clones inside the
+ * lowerpath" before about 6.5): do the overlay mount from inside the
  * container's own mount namespace — a private copy nobody uses yet, so the
- * host's mount table never sees them — mount the overlay there as a
- * detached mount, detach the layers again and come back. */
-static int mount_overlay_attached(struct forge_container *c, const int *layers,
+ * host's mount table never sees anything — with each idmapped clone
+ * attached on top of its own directory there, then detach the clones and
+ * come back. */
+static int mount_overlay_attached(struct forge_container *c, const struct layers *l,
 				  struct forge_err *err)
 {
-	char p[FORGE_PATH_MAX + 32];
-	int own = -1, cwd = -1, cns = -1, attached[32] = {0}, n_att = 0, m;
+	char p[64];
+	int own, cwd, cns, fds[33] = {0}, n_open = 0, m = 0;
 
 	own = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)c->pid);
 	cns = open(p, O_RDONLY | O_CLOEXEC);
-	if (own < 0 || cwd < 0 || cns < 0) {
+	if (own < 0 || cwd < 0 || cns < 0)
 		m = forge_err_errno(err, errno, "rootfs: open mount namespaces");
-		goto out_fds;
-	}
-	if (setns(cns, CLONE_NEWNS) < 0) {
+	else if (setns(cns, CLONE_NEWNS) < 0)
 		m = forge_err_errno(err, errno, "rootfs: enter the container's mount namespace");
+	if (m < 0)
 		goto out_fds;
-	}
-	m = 0;
-	for (size_t i = 0; i < c->n_lowerdirs && m == 0; i++) {
-		snprintf(p, sizeof(p), "%s/layers/%zu", c->state_dir, i);
-		if ((mkdir(p, 0700) < 0 && errno != EEXIST) ||
-		    sys_move_mount(layers[i], "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-			m = forge_err_errno(err, errno, "rootfs: attach layer %s", c->lowerdirs[i]);
+	for (size_t i = 0; i < l->n && m == 0; i++) {
+		if (l->cloned[i] &&
+		    sys_move_mount(l->fd[i], "", AT_FDCWD, l->dir[i], MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+			m = forge_err_errno(err, errno, "rootfs: attach layer %s", l->dir[i]);
 			break;
 		}
-		attached[n_att] = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (attached[n_att] < 0)
-			m = forge_err_errno(err, errno, "rootfs: open %s", p);
+		fds[n_open] = open(l->dir[i], O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fds[n_open] < 0)
+			m = forge_err_errno(err, errno, "rootfs: open %s", l->dir[i]);
 		else
-			n_att++;
+			n_open++;
+		if (m < 0 && l->cloned[i])
+			umount2(l->dir[i], MNT_DETACH);
 	}
 	if (m == 0)
-		m = mount_overlay(c, attached, err);
-	for (int i = 0; i < n_att; i++) {
-		close(attached[i]);
-		snprintf(p, sizeof(p), "%s/layers/%d", c->state_dir, i);
-		umount2(p, MNT_DETACH);
+		m = mount_overlay(c, l, fds, err);
+	for (int i = 0; i < n_open; i++) {
+		close(fds[i]);
+		if (l->cloned[i])
+			umount2(l->dir[i], MNT_DETACH);
 	}
 	/* Back home; failing would leave the launcher in a container's mount
 	 * namespace, where nothing it does afterwards is safe. */
@@ -524,41 +596,46 @@ out_fds:
 
 /* The rootfs as a detached overlay mount; returns its fd.
  *
- * Idmapped layers need idmapped mounts on the layers' filesystem. Where
- * they are missing, the fallback uses the directories as they are: image
- * files owned by host root then show up as nobody inside (readable, not
- * writable). */
+ * Layers are idmapped where their filesystem has idmapped mounts; where it
+ * does not, the fallback uses the directory as it is: files owned by host
+ * root then show up as nobody inside (readable, not writable). The report's
+ * "idmapped" says whether every image layer is idmapped. */
 static int build_rootfs(struct forge_container *c, struct forge_err *err)
 {
+	struct layers l = {.n = c->n_lowerdirs + 1};
 	char path[64];
-	int layers[32], m, rc;
+	int m;
 
-	for (size_t i = 0; i < 32; i++)
-		layers[i] = -1;
+	l.dir[0] = c->rt->base_dir;
+	for (size_t i = 0; i < c->n_lowerdirs; i++)
+		l.dir[i + 1] = c->lowerdirs[i];
+	for (size_t i = 0; i < l.n; i++)
+		l.fd[i] = -1;
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)c->pid);
 	int usfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (usfd < 0)
 		return forge_err_errno(err, errno, "rootfs: open %s", path);
-	rc = open_layers(c, usfd, layers, true, err);
-	if (rc == 0) {
-		m = mount_overlay(c, layers, err);
+	m = open_layers(&l, usfd, true, err);
+	if (m == 0) {
+		m = mount_overlay(c, &l, l.fd, err);
 		if (m == -EINVAL) {
 			forge_err_clear(err);
-			m = mount_overlay_attached(c, layers, err);
+			m = mount_overlay_attached(c, &l, err);
 		}
-		c->idmapped = m >= 0;
-		if (m != -EINVAL) /* mounted, or failed for another reason */
-			goto out;
-	} else if (!idmap_unsupported(rc)) {
-		m = rc;
-		goto out;
 	}
-	close_layers(layers, c->n_lowerdirs);
-	forge_err_clear(err);
-	rc = open_layers(c, usfd, layers, false, err);
-	m = rc < 0 ? rc : mount_overlay(c, layers, err);
-out:
-	close_layers(layers, c->n_lowerdirs);
+	c->idmapped = true;
+	for (size_t i = 1; i < l.n; i++)
+		c->idmapped &= l.cloned[i];
+	if (m == -EINVAL) {
+		/* Last resort: no idmapped layer at all. */
+		close_layers(&l);
+		forge_err_clear(err);
+		c->idmapped = false;
+		m = open_layers(&l, usfd, false, err);
+		if (m == 0)
+			m = mount_overlay(c, &l, l.fd, err);
+	}
+	close_layers(&l);
 	close(usfd);
 	return m;
 }
@@ -667,9 +744,11 @@ static int copy_spec(struct forge_container *c, struct forge_runtime *rt,
 	c->argv = dup_strv(spec->argv);
 	if (!c->envp || !c->lowerdirs || !c->cwd || !c->hostname || !c->argv)
 		return -ENOMEM;
+	/* Absolute and symlink-free: the layers are opened again by path,
+	 * from another mount namespace, on kernels that need it. */
 	for (size_t i = 0; i < spec->n_lowerdirs; i++)
-		if (!(c->lowerdirs[i] = strdup(spec->lowerdirs[i])))
-			return -ENOMEM;
+		if (!(c->lowerdirs[i] = realpath(spec->lowerdirs[i], NULL)))
+			return -errno;
 	c->n_lowerdirs = spec->n_lowerdirs;
 	return 0;
 }
@@ -738,9 +817,11 @@ int forge_container_start(struct forge_runtime *rt, const struct forge_container
 		rc = forge_err_set(err, -ENOMEM, "container: out of memory");
 		goto fail;
 	}
-	rc = make_state_dir(c, err);
-	if (rc < 0)
-		goto fail;
+	if (c->writable) {
+		rc = make_state_dir(c, err);
+		if (rc < 0)
+			goto fail;
+	}
 	rc = forge_cgroup_create(&rt->cg, spec->cgroup, &spec->limits, &c->cg, err);
 	if (rc < 0)
 		goto fail;
@@ -1001,5 +1082,6 @@ json_t *forge_container_report(const struct forge_container *c)
 	    c->seccomp_mode == FORGE_SECCOMP_LOG ? "log" : "enforce", "allowed",
 	    (json_int_t)p->allowed, "denied", (json_int_t)p->denied, "profile_sha256", p->sha256,
 	    "no_new_privs", 1, "rootfs", "lowerdirs", lower, "writable", c->writable, "idmapped",
-	    c->idmapped, "state_dir", c->state_dir, "netns", c->new_netns ? "new" : "joined");
+	    c->idmapped, "state_dir", c->state_made ? c->state_dir : "", "netns",
+	    c->new_netns ? "new" : "joined");
 }

@@ -514,12 +514,14 @@ void forge_init_main(struct forge_child_ctx *x, int sock)
 	if (n <= 0 || m.type != MSG_GO || rootfd < 0)
 		_exit(125); /* the launcher gave up on us */
 
-	/* The mount point is opened here, not inherited: a descriptor from the
-	 * launcher would point into the launcher's mount namespace. The path is
-	 * Forge's own state dir, not the container's, and it is opened while
-	 * init still has the launcher's ids, so its parents may be private. */
+	/* The rootfs is attached on top of the base layer's directory: it
+	 * exists, it is Forge's own (not the container's), and in this mount
+	 * namespace nobody else sees it. It is opened here, not inherited (a
+	 * descriptor from the launcher would point into the launcher's mount
+	 * namespace), while init still has the launcher's ids, so its parents
+	 * may be private. */
 	char mp[FORGE_PATH_MAX + 8];
-	snprintf(mp, sizeof(mp), "%s/root", x->c->state_dir);
+	snprintf(mp, sizeof(mp), "%s", x->c->rt->base_dir);
 	int mpfd = open(mp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (mpfd < 0)
 		child_fail(errno, "open %s", mp);

@@ -80,6 +80,7 @@ int forge_cgroup_remove(struct forge_cgroup *cg, struct forge_err *err);
 
 struct forge_runtime {
 	char prefix[FORGE_PREFIX_MAX + 1];
+	char base_dir[FORGE_PATH_MAX]; /* the mount-point layer, <run_dir>/rootfs-base */
 	struct forge_cgroup_layout cg;
 };
 

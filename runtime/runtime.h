@@ -57,7 +57,8 @@ struct forge_container_spec {
 	bool writable;	       /* writable rootfs (upper dir removed at destroy) */
 	int netns_fd;	       /* -1: a new, empty network namespace */
 	const char *cgroup;    /* below Forge's cgroup, e.g. "scn-1/learner"; required */
-	const char *state_dir; /* launcher-owned, must not exist; removed at destroy */
+	const char *state_dir; /* writable rootfs only: upper/work live here; must not exist;
+				 removed at destroy */
 	int stdio[3];	       /* fds for 0,1,2; -1 means /dev/null */
 	uint64_t tmpfs_bytes;  /* size of /tmp, /run and /dev/shm each */
 	enum forge_seccomp_mode seccomp_mode;
@@ -74,6 +75,7 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 struct forge_runtime_config {
 	const char *prefix;	 /* kernel object prefix ("forge") */
 	const char *cgroup_root; /* cgroup fs mount, default "/sys/fs/cgroup" */
+	const char *run_dir;     /* Forge's run dir (holds the base layer), default "/run/forge" */
 };
 
 struct forge_runtime;

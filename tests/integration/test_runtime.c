@@ -1529,8 +1529,10 @@ static void test_start_failure_leaves_nothing(void **state)
 	forge_exec_result_free(&r);
 	assert_int_equal(ps_count(c, "sleep 30"), 1);
 
-	/* A state dir that already exists is refused and left alone. */
+	/* A writable container's state dir that already exists is refused and
+	 * left alone (read-only containers have none). */
 	ctr_init(&d, SLEEP30);
+	d.s.writable = true;
 	assert_int_equal(mkdir(d.state, 0700), 0);
 	rc = try_start(&d, &c2, &err);
 	int saved_exists = path_exists(d.state);

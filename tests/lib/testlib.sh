@@ -454,7 +454,9 @@ t_leak_procs() {
 }
 
 # Directories the runtime may create once and keep (empty) under a root.
-T_SKELETON_RE='^(etc|etc/forge|run|run/forge|run/forge/containers|var|var/lib|var/lib/forge)$'
+# The instance's skeleton, and its base layer (the shared mount points every rootfs gets on
+# top: made once per --root, like the prefix's base cgroup).
+T_SKELETON_RE='^(etc|etc/forge|run|run/forge|run/forge/containers|run/forge/rootfs-base|run/forge/rootfs-base/(proc|dev|tmp|run|sys)|var|var/lib|var/lib/forge)$'
 
 # t_leak_snapshot FILE: everything a container could leave behind. Few forks:
 # process creation is slow on small VMs and this runs twice per case.
