@@ -394,9 +394,20 @@ static int ensure_base_layer(struct forge_runtime *rt, const char *run_dir, stru
 	char tmp[FORGE_PATH_MAX + 32];
 	int rc = 0;
 
+	if (run_dir[0] != '/')
+		return forge_err_set(err, -EINVAL, "runtime: run dir \"%s\" is not absolute", run_dir);
 	if ((size_t)snprintf(rt->base_dir, sizeof(rt->base_dir), "%s/rootfs-base", run_dir) >=
 	    sizeof(rt->base_dir))
 		return forge_err_set(err, -ENAMETOOLONG, "runtime: run dir path too long");
+	/* mkdir -p run_dir: on a fresh host /run/forge does not exist yet. */
+	for (char *slash = strchr(rt->base_dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(rt->base_dir, 0755) < 0 && errno != EEXIST)
+			rc = forge_err_errno(err, errno, "runtime: create %s", rt->base_dir);
+		*slash = '/';
+		if (rc < 0)
+			return rc;
+	}
 	if (access(rt->base_dir, F_OK) != 0) {
 		snprintf(tmp, sizeof(tmp), "%s/.rootfs-base.XXXXXX", run_dir);
 		if (!mkdtemp(tmp))

@@ -545,7 +545,10 @@ static int group_setup(void **state)
 	/* A prefix of this run's own: [a-z][a-z0-9]{0,7}. */
 	prefix[0] = 't';
 	forge_random_hex(prefix + 1, 7);
-	struct forge_runtime_config cfg = {.prefix = prefix};
+	/* The base layer goes below our temp dir too, not into the host's /run. */
+	static char run_dir[PATH_MAX];
+	snprintf(run_dir, sizeof(run_dir), "%s/run", G.tmp);
+	struct forge_runtime_config cfg = {.prefix = prefix, .run_dir = run_dir};
 	forge_err_clear(&err);
 	if (forge_runtime_open(&G.rt, &cfg, &err) < 0) {
 		fprintf(stderr, "test_runtime: forge_runtime_open: %s\n", err.msg);

@@ -56,7 +56,7 @@ repo=${guest%/tests/vm/guest.sh}
 held=""
 case $repo/ in
 /tmp/* | /run/*)
-    mkdir -p /held && mount --bind "$R$repo" /held || fail "hold the repo $repo"
+    { mkdir -p /held && mount --bind "$R$repo" /held; } || fail "hold the repo $repo"
     held=1
     ;;
 esac
@@ -74,8 +74,9 @@ mnt mqueue mqueue /dev/mqueue nosuid,nodev,noexec
 mnt tmpfs tmpfs /tmp nosuid,nodev,mode=1777
 mnt tmpfs tmpfs /run nosuid,nodev,mode=0755
 mnt 9p results /run/vm-results trans=virtio,version=9p2000.L,msize=512000
+: >"$R/run/vm-results/booted" # the host's boot watchdog waits for this
 if [ -n "$held" ]; then
-    mkdir -p "$R$repo" && mount --move /held "$R$repo" || fail "put the repo back at $repo"
+    { mkdir -p "$R$repo" && mount --move /held "$R$repo"; } || fail "put the repo back at $repo"
 fi
 ln -sfn /proc/self/fd $R/dev/fd
 ln -sf /proc/self/fd/0 $R/dev/stdin

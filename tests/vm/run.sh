@@ -227,12 +227,36 @@ say "kernel $kver ($kernel), machine $desc, TCG, 2 CPUs, 2G, timeout ${timeout_s
 say "command: $*"
 start=$(date +%s.%N)
 rc=0
-# In the background so that a signal to this script runs its trap at once (which stops the
-# VM) rather than after the VM ends.
-timeout --foreground -k 10 "$timeout_s" "$qemu" "${qargs[@]}" </dev/null &
-vm_pid=$!
-wait "$vm_pid" || rc=$?
-vm_pid=
+# A TCG guest occasionally hangs early in boot. The initramfs marks the results share as
+# soon as it is mounted; without that mark within FORGE_VM_BOOT_TIMEOUT seconds the VM is
+# killed and booted again (at most FORGE_VM_BOOT_TRIES times).
+boot_timeout=${FORGE_VM_BOOT_TIMEOUT:-60}
+boot_tries=${FORGE_VM_BOOT_TRIES:-3}
+for ((try = 1; ; try++)); do
+    rm -f "$results/booted" "$results/status"
+    # In the background so that a signal to this script runs its trap at once (which stops
+    # the VM) rather than after the VM ends.
+    timeout --foreground -k 10 "$timeout_s" "$qemu" "${qargs[@]}" </dev/null &
+    vm_pid=$!
+    booted=0
+    for ((tick = 0; tick < boot_timeout * 10; tick++)); do
+        [ -e "$results/booted" ] && { booted=1; break; }
+        kill -0 "$vm_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ $booted = 0 ] && kill -0 "$vm_pid" 2>/dev/null; then
+        pkill -KILL -P "$vm_pid" 2>/dev/null || true
+        wait "$vm_pid" 2>/dev/null || true
+        vm_pid=
+        [ "$try" -lt "$boot_tries" ] ||
+            die "FAILED: the guest did not boot within ${boot_timeout}s, $try times"
+        say "the guest did not boot within ${boot_timeout}s (try $try of $boot_tries): booting again"
+        continue
+    fi
+    wait "$vm_pid" || rc=$?
+    vm_pid=
+    break
+done
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
