@@ -25,6 +25,7 @@ DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 # packages first and build in a sub-make that sees them.
 PKGS_COMMON  = libsodium jansson
 PKGS_RUNTIME = libseccomp libcap
+PKGS_NETNS   = libnftnl libmnl
 pc_cflags    = $(shell pkg-config --cflags $(1))
 pc_libs      = $(shell pkg-config --libs $(1))
 
@@ -36,7 +37,7 @@ LDHARDEN := -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -I. -MMD -MP \
 	-DFORGE_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS) \
-	$(call pc_cflags,$(PKGS_COMMON) $(PKGS_RUNTIME))
+	$(call pc_cflags,$(PKGS_COMMON) $(PKGS_RUNTIME) $(PKGS_NETNS))
 ALL_LDFLAGS = $(LDHARDEN) $(LDFLAGS)
 
 COMMON_SRC  := $(wildcard common/*.c)
@@ -44,16 +45,19 @@ COMMON_SRC  := $(wildcard common/*.c)
 # the runtime embeds its output, so forged and forgectl never compile policy.
 SECCOMP_SRC := runtime/seccomp.c
 RUNTIME_SRC := $(filter-out $(SECCOMP_SRC),$(wildcard runtime/*.c))
+NETNS_SRC   := $(wildcard netns/*.c)
 CLI_SRC     := $(wildcard cli/*.c)
 
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(OBJ)/%.o)
 SECCOMP_OBJ := $(OBJ)/runtime/seccomp.o $(OBJ)/runtime/seccomp_profile.o
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/seccomp_bpf.o
+NETNS_OBJ   := $(NETNS_SRC:%.c=$(OBJ)/%.o)
 CLI_OBJ     := $(CLI_SRC:%.c=$(OBJ)/%.o)
 
 LIB_COMMON  := $(BUILD)/libforge-common.a
 LIB_SECCOMP := $(BUILD)/libforge-seccomp.a
 LIB_RUNTIME := $(BUILD)/libforge-runtime.a
+LIB_NETNS   := $(BUILD)/libforge-netns.a
 SECCOMP_GEN := $(BUILD)/tools/seccomp-gen
 
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
@@ -105,6 +109,10 @@ $(LIB_RUNTIME): $(RUNTIME_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(LIB_NETNS): $(NETNS_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/forgectl: $(CLI_OBJ) $(LIB_RUNTIME) $(LIB_COMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_RUNTIME) $(LIB_COMMON) \
 		$(call pc_libs,libcap $(PKGS_COMMON))
@@ -115,17 +123,17 @@ $(BUILD)/tests/unit/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< $(LIB_COMMON) \
 		$(call pc_libs,cmocka $(PKGS_COMMON))
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_RUNTIME) $(LIB_SECCOMP) $(LIB_COMMON)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_NETNS) $(LIB_RUNTIME) $(LIB_SECCOMP) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< \
-		$(LIB_RUNTIME) $(LIB_SECCOMP) $(LIB_COMMON) \
-		$(call pc_libs,cmocka $(PKGS_RUNTIME) $(PKGS_COMMON))
+		$(LIB_NETNS) $(LIB_RUNTIME) $(LIB_SECCOMP) $(LIB_COMMON) \
+		$(call pc_libs,cmocka $(PKGS_NETNS) $(PKGS_RUNTIME) $(PKGS_COMMON))
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB_RUNTIME) $(LIB_COMMON)
+$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB_NETNS) $(LIB_RUNTIME) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< \
-		$(LIB_RUNTIME) $(LIB_COMMON) \
-		$(call pc_libs,cmocka $(PKGS_RUNTIME) $(PKGS_COMMON))
+		$(LIB_NETNS) $(LIB_RUNTIME) $(LIB_COMMON) \
+		$(call pc_libs,cmocka $(PKGS_NETNS) $(PKGS_RUNTIME) $(PKGS_COMMON))
 
 $(BUILD)/bench/%: bench/%.c $(LIB_RUNTIME) $(LIB_COMMON)
 	@mkdir -p $(dir $@)

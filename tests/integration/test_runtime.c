@@ -570,6 +570,7 @@ static int group_teardown(void **state)
 	G.rt = NULL;
 	if (!G.tmp[0])
 		return 0; /* the group setup failed before making it */
+	remove_in_tmp("run"); /* the runtime's run dir: its base layer */
 	if (rmdir(G.tmp) < 0) {
 		fprintf(stderr, "LEAK: rmdir %s: %s\n", G.tmp, strerror(errno));
 		clear_tmp_except("");
