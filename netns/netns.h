@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * netns — scenario networks (DESIGN §5, Network): the topology model and its
+ * validation, and the nftables egress ruleset of every container namespace.
+ * Everything goes through netlink (libnftnl + libmnl here); no `ip`, `nft` or
+ * `sysctl` process is ever run.
+ *
+ * Still to come (issue 3): the hub namespace, bridges, veth pairs, addresses
+ * and routes over libnl-route-3, and teardown by namespace deletion.
+ */
+#ifndef FORGE_NETNS_H
+#define FORGE_NETNS_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+#define FORGE_NET_NAME_MAX       31 /* subnet and container names */
+#define FORGE_NET_MAX_SUBNETS    16
+#define FORGE_NET_MAX_CONTAINERS 32
+#define FORGE_NET_MAX_IFACES     16 /* per container */
+#define FORGE_NET_MAX_ALLOW      16
+#define FORGE_NET_MAX_PORTS      16
+#define FORGE_NET_SCENARIO_MAX   12 /* [a-z0-9]{1,12}: in netns file names and link aliases */
+
+/* ------------------------------------------------------------- topology */
+
+struct forge_net_subnet {
+	char name[FORGE_NET_NAME_MAX + 1];
+	struct in_addr net; /* network address, host bits zero */
+	uint8_t prefix_len; /* 8..30 */
+};
+
+struct forge_net_iface {
+	char subnet[FORGE_NET_NAME_MAX + 1];
+	bool static_addr;    /* addr given by the template; else assigned by validation */
+	struct in_addr addr; /* filled in by forge_topology_validate when automatic */
+};
+
+struct forge_net_container {
+	char name[FORGE_NET_NAME_MAX + 1];
+	struct forge_net_iface ifaces[FORGE_NET_MAX_IFACES]; /* eth0, eth1, … in this order */
+	size_t n_ifaces;
+	bool has_gateway;
+	struct in_addr gateway; /* must be inside one of the container's subnets */
+	bool forwarding;        /* IPv4 forwarding on (routers) */
+	bool ipv6;              /* IPv6 stays off unless asked */
+};
+
+/* One allowlist entry of the explicit egress profile: destination CIDR and ports. */
+struct forge_net_allow {
+	struct in_addr net;
+	uint8_t prefix_len; /* 0..32 */
+	uint8_t proto;      /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t ports[FORGE_NET_MAX_PORTS];
+	size_t n_ports; /* 0: every port */
+};
+
+enum forge_net_egress {
+	FORGE_EGRESS_DENY = 0,  /* the default and what every shipped template uses */
+	FORGE_EGRESS_ALLOWLIST, /* an uplink with its own allowlist, only when asked */
+};
+
+struct forge_topology {
+	char scenario[FORGE_NET_SCENARIO_MAX + 1];
+	struct forge_net_subnet subnets[FORGE_NET_MAX_SUBNETS];
+	size_t n_subnets;
+	struct forge_net_container containers[FORGE_NET_MAX_CONTAINERS];
+	size_t n_containers;
+	enum forge_net_egress egress;
+	struct forge_net_allow allow[FORGE_NET_MAX_ALLOW];
+	size_t n_allow;
+};
+
+/*
+ * Parses the JSON form (what the template parser will hand over):
+ *   {"scenario": "ab12cd34",
+ *    "egress": "deny" | {"allowlist": [{"cidr": "192.0.2.0/24", "proto": "tcp",
+ *                                       "ports": [80, 443]}]},
+ *    "subnets": [{"name": "learner_net", "cidr": "10.10.0.0/24"}, …],
+ *    "containers": [{"name": "router", "forwarding": true, "ipv6": false,
+ *                    "gateway": "10.10.0.1",
+ *                    "networks": [{"subnet": "learner_net", "ip": "10.10.0.1"},
+ *                                 {"subnet": "target_net"}]}, …]}
+ * Unknown keys and wrong types are errors naming their JSON path
+ * ("containers[1].networks[0].ip: \"10.10.0.300\" is not an IPv4 address").
+ * scenario, subnets and containers are required. On failure *t is zeroed.
+ */
+int forge_topology_from_json(const json_t *j, struct forge_topology *t, struct forge_err *err);
+
+/*
+ * Checks everything that can be checked before a kernel object exists, and
+ * assigns automatic addresses (the lowest free host address of the subnet,
+ * deterministic: containers in order). Refuses, each with a message naming
+ * the offender: a bad scenario id; duplicate subnet or container names;
+ * overlapping subnets; a subnet prefix outside 8..30; an interface on an
+ * unknown subnet or twice on one subnet; an address outside its subnet, the
+ * network or broadcast address, or used twice; a subnet with no free address
+ * left; a gateway not on one of the container's subnets (or that is its own
+ * address, a network or a broadcast address); more than FORGE_NET_MAX_IFACES
+ * interfaces; a prefix not matching [a-z][a-z0-9]{0,7}; an allowlist without
+ * the allowlist egress profile, or with bad or repeated ports. Every error is
+ * -EINVAL and leaves *t unchanged; automatic addresses are recomputed on
+ * every call, so validating twice is harmless.
+ *
+ * Names the builder uses (all fit IFNAMSIZ by construction, checked by
+ * static asserts in topology.c): hub netns /run/netns/<prefix>-<scenario>;
+ * in the hub, bridge br<subnet index> and veth end v<container>.<iface>;
+ * in a container, eth<iface> in interface order. Link aliases carry
+ * <prefix>:<scenario>:<subnet> (bridges) and <prefix>:<scenario>:<container>:eth<i>
+ * (veth ends), so recovery finds a scenario's links without a state file.
+ */
+int forge_topology_validate(struct forge_topology *t, const char *prefix, struct forge_err *err);
+
+/* "10.10.0.0/24"-style parsing with host bits zero required when strict. */
+int forge_net_parse_cidr(const char *s, bool strict, struct in_addr *net, uint8_t *prefix_len,
+			 struct forge_err *err);
+
+/* ------------------------------------------------------------- nftables */
+
+/*
+ * Installs, as one atomic netlink batch, the table `inet <table>` in the
+ * network namespace netns_fd (the calling thread enters it and comes back):
+ *   chain input   (filter, hook input, policy drop):   lo, established/related,
+ *                  and sources inside the scenario's subnets accepted;
+ *   chain forward (filter, hook forward, policy drop): established/related, and
+ *                  traffic whose source and destination are both scenario subnets;
+ *   chain output  (filter, hook output, policy drop):  lo, established/related,
+ *                  destinations inside the scenario's subnets, and (allowlist
+ *                  profile only) each allowlist entry;
+ * every chain ending with a counter + log (prefix "FORGE_EGRESS_DENY ", rate
+ * limited) + drop rule so that drops are counted and logged. A table of that
+ * name already there is replaced in the same batch (its counters restart at
+ * 0). table: 1..32 characters, a letter then letters, digits, '_' or '-'.
+ * Refuses the caller's own network namespace (a deny-all there would cut the
+ * host off) and a /0 subnet (it would make deny-all allow-all).
+ *
+ * Logging: the kernel logs from a non-initial network namespace only when
+ * the host-wide net.netfilter.nf_log_all_netns is 1; otherwise the log rule
+ * is inert and only the counters record drops. Which of the two forged
+ * chooses (setting the knob, or NFLOG to a listener) is the builder's part.
+ */
+int forge_nft_install(int netns_fd, const char *table, const struct forge_topology *t,
+		      struct forge_err *err);
+
+/*
+ * Reads the table back through libnftnl (not by parsing `nft` output) as
+ * JSON: {"table": NAME, "family": "inet", "chains": [{"name", "hook",
+ * "policy", "rules": [{"expr": [...], "packets": N, "bytes": N}]}]}, with a
+ * normalised description of each rule's expressions that tests compare with
+ * what was asked for. New reference, NULL with err set.
+ */
+json_t *forge_nft_read(int netns_fd, const char *table, struct forge_err *err);
+
+/* Packets dropped so far by the final drop rules of the output, forward and
+ * input chains (sum of their counters). */
+int forge_nft_drop_count(int netns_fd, const char *table, uint64_t *packets,
+			 struct forge_err *err);
+
+#endif /* FORGE_NETNS_H */
