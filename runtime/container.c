@@ -379,8 +379,8 @@ static bool root_only_dir(int dirfd, const char *name)
 {
 	struct stat st;
 	int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
-	return fstatat(dirfd, name, &st, flags) == 0 && S_ISDIR(st.st_mode) &&
-	       st.st_uid == 0 && (st.st_mode & 022) == 0;
+	return fstatat(dirfd, name, &st, flags) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+	       (st.st_mode & 022) == 0;
 }
 
 /* The base layer: one root-owned, read-only-by-convention directory per
@@ -395,7 +395,8 @@ static int ensure_base_layer(struct forge_runtime *rt, const char *run_dir, stru
 	int rc = 0;
 
 	if (run_dir[0] != '/')
-		return forge_err_set(err, -EINVAL, "runtime: run dir \"%s\" is not absolute", run_dir);
+		return forge_err_set(err, -EINVAL, "runtime: run dir \"%s\" is not absolute",
+				     run_dir);
 	if ((size_t)snprintf(rt->base_dir, sizeof(rt->base_dir), "%s/rootfs-base", run_dir) >=
 	    sizeof(rt->base_dir))
 		return forge_err_set(err, -ENAMETOOLONG, "runtime: run dir path too long");
@@ -421,7 +422,8 @@ static int ensure_base_layer(struct forge_runtime *rt, const char *run_dir, stru
 		if (rc == 0 && (chmod(tmp, 0755) < 0 || rename(tmp, rt->base_dir) < 0)) {
 			/* Another launcher may have won the race: fine. */
 			if (errno != EEXIST && errno != ENOTEMPTY)
-				rc = forge_err_errno(err, errno, "runtime: create %s", rt->base_dir);
+				rc =
+				    forge_err_errno(err, errno, "runtime: create %s", rt->base_dir);
 		}
 		if (access(tmp, F_OK) == 0) {
 			int pfd = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -440,10 +442,11 @@ static int ensure_base_layer(struct forge_runtime *rt, const char *run_dir, stru
 	if (fd >= 0)
 		close(fd);
 	if (!ok)
-		return forge_err_set(err, -EPERM,
-				     "runtime: %s is not a root-owned directory holding only root-owned "
-				     "proc, dev, tmp, run and sys directories; remove it",
-				     rt->base_dir);
+		return forge_err_set(
+		    err, -EPERM,
+		    "runtime: %s is not a root-owned directory holding only root-owned "
+		    "proc, dev, tmp, run and sys directories; remove it",
+		    rt->base_dir);
 	return 0;
 }
 
@@ -491,7 +494,8 @@ static int open_layers(struct layers *l, int usfd, bool idmap, struct forge_err 
 	for (size_t i = 0; i < l->n; i++) {
 		l->cloned[i] = false;
 		if (idmap) {
-			int t = sys_open_tree(AT_FDCWD, l->dir[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+			int t =
+			    sys_open_tree(AT_FDCWD, l->dir[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 			if (t < 0)
 				return forge_err_errno(err, errno, "rootfs %s: clone", l->dir[i]);
 			struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
@@ -571,8 +575,8 @@ static int mount_overlay_attached(struct forge_container *c, const struct layers
 	if (m < 0)
 		goto out_fds;
 	for (size_t i = 0; i < l->n && m == 0; i++) {
-		if (l->cloned[i] &&
-		    sys_move_mount(l->fd[i], "", AT_FDCWD, l->dir[i], MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		if (l->cloned[i] && sys_move_mount(l->fd[i], "", AT_FDCWD, l->dir[i],
+						   MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 			m = forge_err_errno(err, errno, "rootfs: attach layer %s", l->dir[i]);
 			break;
 		}
@@ -732,6 +736,21 @@ static int await_start(struct forge_container *c, struct forge_err *err)
 	}
 }
 
+static int run_prestart(struct forge_container *c, const struct forge_container_spec *spec,
+			struct forge_err *err)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/ns/net", (int)c->pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return forge_err_errno(err, errno, "container %s: open %s", c->name, p);
+	int rc = spec->prestart(spec->prestart_ctx, c, fd, err);
+	close(fd);
+	if (rc < 0 && err && !err->msg[0])
+		forge_err_set(err, rc, "container %s: prestart hook failed", c->name);
+	return rc < 0 ? rc : 0;
+}
+
 static int copy_spec(struct forge_container *c, struct forge_runtime *rt,
 		     const struct forge_container_spec *spec)
 {
@@ -861,6 +880,8 @@ int forge_container_start(struct forge_runtime *rt, const struct forge_container
 	rc = write_id_maps(pid, c, err);
 	if (rc == 0 && !rt->cg.v2)
 		rc = forge_cgroup_attach(&c->cg, pid, err);
+	if (rc == 0 && spec->prestart)
+		rc = run_prestart(c, spec, err);
 	if (rc == 0) {
 		rootfd = build_rootfs(c, err);
 		rc = rootfd < 0 ? rootfd : 0;

@@ -41,6 +41,18 @@ enum forge_seccomp_mode {
 	FORGE_SECCOMP_COUNT,
 };
 
+struct forge_container;
+
+/* Called by forge_container_start in the launcher once the container's
+ * namespaces exist (ids mapped, cgroup joined) and before anything runs in
+ * them, with an fd of the container's network namespace (closed after the
+ * call). The place to wire a new network namespace from outside: it stays
+ * owned by the container's user namespace, so a container granted
+ * CAP_NET_ADMIN can administer it. A negative return (with err filled)
+ * aborts the start. */
+typedef int (*forge_prestart_fn)(void *ctx, const struct forge_container *c, int netns_fd,
+				 struct forge_err *err);
+
 struct forge_container_spec {
 	const char *name;	      /* [a-z0-9][a-z0-9_.-]{0,62}; used for hostname default */
 	const char *const *lowerdirs; /* read-only layers, top-most first */
@@ -62,7 +74,9 @@ struct forge_container_spec {
 	int stdio[3];	       /* fds for 0,1,2; -1 means /dev/null */
 	uint64_t tmpfs_bytes;  /* size of /tmp, /run and /dev/shm each */
 	enum forge_seccomp_mode seccomp_mode;
-	bool die_with_parent; /* SIGKILL init when the launching process dies */
+	bool die_with_parent;	    /* SIGKILL init when the launching process dies */
+	forge_prestart_fn prestart; /* optional */
+	void *prestart_ctx;
 };
 
 /* Defaults: no limits, no caps, ids 65536, netns -1, stdio -1, tmpfs 64 MiB. */
@@ -75,7 +89,7 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 struct forge_runtime_config {
 	const char *prefix;	 /* kernel object prefix ("forge") */
 	const char *cgroup_root; /* cgroup fs mount, default "/sys/fs/cgroup" */
-	const char *run_dir;     /* Forge's run dir (holds the base layer), default "/run/forge" */
+	const char *run_dir;	 /* Forge's run dir (holds the base layer), default "/run/forge" */
 };
 
 struct forge_runtime;
@@ -93,8 +107,6 @@ unsigned forge_runtime_seccomp_allowed(const struct forge_runtime *rt);
 const char *forge_runtime_seccomp_sha256(const struct forge_runtime *rt);
 
 /* ------------------------------------------------------------- containers */
-
-struct forge_container;
 
 struct forge_exit_status {
 	bool exited;	    /* command exited: code is valid */

@@ -569,7 +569,7 @@ static int group_teardown(void **state)
 	forge_runtime_close(G.rt);
 	G.rt = NULL;
 	if (!G.tmp[0])
-		return 0; /* the group setup failed before making it */
+		return 0;     /* the group setup failed before making it */
 	remove_in_tmp("run"); /* the runtime's run dir: its base layer */
 	if (rmdir(G.tmp) < 0) {
 		fprintf(stderr, "LEAK: rmdir %s: %s\n", G.tmp, strerror(errno));
@@ -1365,6 +1365,84 @@ static int run_host(const char *const *argv)
 	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
 
+/* The pre-start hook: a veth pair made from a scratch namespace of the test
+ * with its peer as eth0 in the container's own new network namespace. */
+struct prestart_ctx {
+	int scratch; /* the scratch network namespace */
+	int calls;
+	bool fail;
+};
+
+static int veth_into_container(void *ctx, const struct forge_container *c, int netns_fd,
+			       struct forge_err *err)
+{
+	struct prestart_ctx *x = ctx;
+	struct stat st;
+	char pid[16];
+	x->calls++;
+	if (fstat(netns_fd, &st) < 0)
+		return forge_err_errno(err, errno, "prestart: fstat netns");
+	if (x->fail)
+		return forge_err_set(err, -EHOSTUNREACH, "prestart: refused on purpose");
+	snprintf(pid, sizeof(pid), "%d", (int)forge_container_pid(c));
+	int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (own < 0 || setns(x->scratch, CLONE_NEWNET) < 0)
+		return forge_err_errno(err, errno, "prestart: enter the scratch netns");
+	const char *argv[] = {"ip",   "link", "add",  "fitp0", "type", "veth",
+			      "peer", "name", "eth0", "netns", pid,    NULL};
+	int rc = run_host(argv);
+	if (setns(own, CLONE_NEWNET) < 0)
+		abort(); /* nothing else could be trusted from here on */
+	close(own);
+	return rc == 0 ? 0 : forge_err_set(err, -EIO, "prestart: ip link add exited %d", rc);
+}
+
+static void test_prestart_wires_own_netns(void **state)
+{
+	(void)state;
+	struct ctr k;
+	struct forge_exec_result r;
+	struct forge_container *c2 = NULL;
+	struct forge_err err;
+	struct prestart_ctx x = {.scratch = -1};
+
+	int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	assert_true(own >= 0);
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	x.scratch = track_fd(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+	if (setns(own, CLONE_NEWNET) < 0)
+		abort();
+	close(own);
+	assert_true(x.scratch >= 0);
+
+	/* The hook runs once, before the command; the container's root, granted
+	 * NET_ADMIN, administers the namespace (it owns it). */
+	ctr_init(&k, SLEEP30);
+	k.s.caps = 1ULL << CAP_NET_ADMIN;
+	k.s.prestart = veth_into_container;
+	k.s.prestart_ctx = &x;
+	struct forge_container *c = start_ok(&k);
+	assert_int_equal(x.calls, 1);
+	const char *out = exec_sh_ok(
+	    c, "ip addr add 10.9.0.2/24 dev eth0 && ip link set eth0 up && ip -4 -o addr show eth0",
+	    &r);
+	expect_true(strstr(out, "10.9.0.2/24"), "container ip addr: \"%s\"", out);
+	forge_exec_result_free(&r);
+	char *mode = report_str(c, "netns");
+	expect_true(mode && strcmp(mode, "new") == 0, "report netns \"%s\"", mode ? mode : "");
+	free(mode);
+
+	/* A failing hook fails the start with its own message; nothing is left
+	 * (the teardown's leak check). */
+	x.fail = true;
+	ctr_init(&k, SLEEP30);
+	k.s.prestart = veth_into_container;
+	k.s.prestart_ctx = &x;
+	int rc = try_start(&k, &c2, &err);
+	expect_true(rc == -EHOSTUNREACH && !c2 && strstr(err.msg, "refused on purpose"),
+		    "failing prestart: rc %d: %s", rc, err.msg);
+}
+
 static void test_join_netns(void **state)
 {
 	(void)state;
@@ -1618,6 +1696,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_writable_rootfs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_rootfs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_join_netns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prestart_wires_own_netns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_failure_leaves_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("runtime", tests, group_setup, group_teardown);
