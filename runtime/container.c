@@ -1025,14 +1025,11 @@ int forge_container_destroy(struct forge_container *c, struct forge_err *err)
 	if (r < 0)
 		rc = r;
 	if (c->state_made) {
-		char parent[FORGE_PATH_MAX];
+		char parent[FORGE_PATH_MAX], base[FORGE_PATH_MAX];
 		snprintf(parent, sizeof(parent), "%s", c->state_dir);
 		char *slash = strrchr(parent, '/');
-		const char *base = slash + 1;
-		if (slash == parent)
-			parent[1] = '\0';
-		else
-			*slash = '\0';
+		snprintf(base, sizeof(base), "%s", slash + 1);
+		slash[slash == parent ? 1 : 0] = '\0'; /* "/x" -> "/", "/a/x" -> "/a" */
 		int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		r = pfd < 0 ? forge_err_errno(err, errno, "open %s", parent)
 			    : forge_remove_tree(pfd, base, rc ? NULL : err);
