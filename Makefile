@@ -25,7 +25,7 @@ DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 # packages first and build in a sub-make that sees them.
 PKGS_COMMON  = libsodium jansson
 PKGS_RUNTIME = libseccomp libcap
-PKGS_NETNS   = libnftnl libmnl
+PKGS_NETNS   = libnftnl libmnl libnl-3.0 libnl-route-3.0
 pc_cflags    = $(shell pkg-config --cflags $(1))
 pc_libs      = $(shell pkg-config --libs $(1))
 

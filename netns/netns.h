@@ -5,8 +5,9 @@
  * Everything goes through netlink (libnftnl + libmnl here); no `ip`, `nft` or
  * `sysctl` process is ever run.
  *
- * Still to come (issue 3): the hub namespace, bridges, veth pairs, addresses
- * and routes over libnl-route-3, and teardown by namespace deletion.
+ * Links (libnl-route-3): a hub namespace per scenario holding one bridge per
+ * subnet, and per container veth pairs whose ends are created directly in
+ * their final namespaces; torn down by deleting namespaces, never veth by veth.
  */
 #ifndef FORGE_NETNS_H
 #define FORGE_NETNS_H
@@ -159,5 +160,55 @@ json_t *forge_nft_read(int netns_fd, const char *table, struct forge_err *err);
  * input chains (sum of their counters). */
 int forge_nft_drop_count(int netns_fd, const char *table, uint64_t *packets,
 			 struct forge_err *err);
+
+/* ------------------------------------------------------------- links */
+
+struct forge_net; /* one scenario's network, being built or built */
+
+/* Test hook, NULL in production: called with the name of each build step
+ * before it runs ("hub", "bridge", "veth", "addr", "route", "sysctl", "nft",
+ * …); a negative return aborts the build there, as a failure would. */
+extern int (*forge_net_fault_hook)(const char *step);
+
+/*
+ * Creates the scenario's hub: a new network namespace bind-mounted at
+ * <netns_dir>/<prefix>-<scenario> (netns_dir is normally /run/netns, so
+ * auditors can `ip netns exec` into it), lo up, and one bridge per subnet
+ * (br<s>, up, aliased <prefix>:<scenario>:<subnet>). The hub has no link to
+ * the host. t must have passed forge_topology_validate and stays owned by
+ * the caller (it must outlive *out). Refuses an existing name: a namespace
+ * being torn down is never reused. On failure nothing is left.
+ */
+int forge_net_create(const struct forge_topology *t, const char *prefix, const char *netns_dir,
+		     struct forge_net **out, struct forge_err *err);
+
+/*
+ * Wires the topology's container `name` whose network namespace is netns_fd
+ * (normally the container's own, from the runtime's pre-start hook): per
+ * interface a veth pair created in one request with each end directly in its
+ * final namespace (hub end v<c>.<i> enslaved to the subnet's bridge, container
+ * end eth<i>, both aliased <prefix>:<scenario>:<name>:eth<i>, MTU 1500, up),
+ * the addresses, lo up, the default route via the gateway, the namespace's
+ * sysctls (IPv4 forwarding only for routers; IPv6 disabled unless asked; no
+ * router advertisements accepted) and the nftables table `inet <prefix>`
+ * (forge_nft_install). On failure what this call made is left for
+ * forge_net_destroy, which removes it with the rest.
+ */
+int forge_net_attach(struct forge_net *n, const char *name, int netns_fd, struct forge_err *err);
+
+/* A new, empty network namespace held by *fd (lo down), for a container
+ * namespace when no container runtime is involved (tests, the benchmark). */
+int forge_net_new_netns(int *fd, struct forge_err *err);
+
+/* The hub namespace's fd (valid until destroy). */
+int forge_net_hub_fd(const struct forge_net *n);
+
+/*
+ * Removes the scenario's network: the hub's bind mount and file (the hub
+ * namespace, its bridges and the hub ends of every veth go with it; the
+ * container ends go with their pairs) and frees n. Works on a network whose
+ * build stopped at any step; n may be NULL.
+ */
+int forge_net_destroy(struct forge_net *n, struct forge_err *err);
 
 #endif /* FORGE_NETNS_H */
