@@ -66,9 +66,9 @@ INTEG_SRC   := $(wildcard tests/integration/test_*.c)
 INTEG_BIN   := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
 BINARIES    := $(BUILD)/forgectl
-BENCH_BIN   := $(BUILD)/bench/container_start_lib
+BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/timeit.c,$(wildcard bench/*.c)))
 
-.PHONY: all deps run test unit integration security vmtest bench bench-container-start \
+.PHONY: all deps run test unit integration security vmtest bench bench-container-start bench-topology \
 	rootfs clean check-root format tidy
 
 all: $(BINARIES) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
@@ -135,10 +135,10 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(LIB_NETNS) $(LIB_RUNTIME) 
 		$(LIB_NETNS) $(LIB_RUNTIME) $(LIB_COMMON) \
 		$(call pc_libs,cmocka $(PKGS_NETNS) $(PKGS_RUNTIME) $(PKGS_COMMON))
 
-$(BUILD)/bench/%: bench/%.c $(LIB_RUNTIME) $(LIB_COMMON)
+$(BUILD)/bench/%: bench/%.c $(LIB_NETNS) $(LIB_RUNTIME) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_RUNTIME) $(LIB_COMMON) \
-		$(call pc_libs,libcap $(PKGS_COMMON))
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_NETNS) $(LIB_RUNTIME) $(LIB_COMMON) \
+		$(call pc_libs,$(PKGS_NETNS) libcap $(PKGS_COMMON))
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
@@ -202,10 +202,13 @@ vmtest: check-root all rootfs
 	@FORGE_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) tests/vm/run.sh \
 		tests/vm/ext4-rootfs.sh tests/integration/run.sh
 
-bench: bench-container-start
+bench: bench-container-start bench-topology
 
 bench-container-start: check-root all rootfs
 	@bench/container_start.sh
+
+bench-topology: check-root all
+	@bench/topology.sh
 
 format:
 	clang-format -i $$(find common runtime cli tests bench -name '*.[ch]')
