@@ -387,8 +387,9 @@ static bool root_only_dir(int dirfd, const char *name)
  * Forge instance holding the mount points (proc, dev, tmp, run, sys). It is
  * the top lower layer of every rootfs, so an image's /proc or /dev that is a
  * symlink (or missing) is shadowed by a real directory, and a read-only
- * container needs no directory of its own at all: on some kernels each
- * rmdir costs a third of a millisecond. Made once, atomically. */
+ * container needs no directory of its own at all (on a disk mounted with
+ * "discard" each rmdir costs up to a third of a millisecond). Made once,
+ * atomically. */
 static int ensure_base_layer(struct forge_runtime *rt, const char *run_dir, struct forge_err *err)
 {
 	char tmp[FORGE_PATH_MAX + 32];
