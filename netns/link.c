@@ -176,6 +176,9 @@ static int link_set(struct nl_sock *sk, const char *name, const char *alias, con
 
 /* ---------------------------------------------------------------- hub */
 
+static int write_sysctl(const char *path, const char *value, bool missing_ok, const char *who,
+			struct forge_err *err);
+
 static int hub_unshare(int *hub_fd, struct forge_err *err)
 {
 	int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -189,10 +192,24 @@ static int hub_unshare(int *hub_fd, struct forge_err *err)
 	}
 	*hub_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	int e = errno;
+	/* No IPv6 in the hub: its bridges and veth ends would otherwise get
+	 * link-local addresses. "default" covers every link made from here on. */
+	int rc = 0;
+	if (*hub_fd >= 0) {
+		rc = write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1", true, "the hub",
+				  err);
+		if (rc == 0)
+			rc = write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1", true,
+					  "the hub", err);
+	}
 	return_home(own);
 	if (*hub_fd < 0)
 		return forge_err_errno(err, e, "netns: open the new namespace");
-	return 0;
+	if (rc < 0) {
+		close(*hub_fd);
+		*hub_fd = -1;
+	}
+	return rc;
 }
 
 static int hub_bind(struct forge_net *n, const char *netns_dir, struct forge_err *err)

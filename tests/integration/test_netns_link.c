@@ -567,6 +567,9 @@ static void test_links_read_back(void **state)
 					sysctl_is(ns[c], "ipv6/conf/eth0/accept_ra", "0"),
 				    "IPv6 not off in %s", t.containers[c].name);
 	expect_true(sysctl_is(forge_net_hub_fd(n), "ipv4/ip_forward", "0"), "the hub forwards");
+	expect_true(sysctl_is(forge_net_hub_fd(n), "ipv6/conf/all/disable_ipv6", "1") &&
+			sysctl_is(forge_net_hub_fd(n), "ipv6/conf/br0/disable_ipv6", "1"),
+		    "IPv6 not off in the hub");
 
 	struct nl_cache *ll = links_of(ns[LEARNER], &sk, &addrs);
 	struct rtnl_link *le = expect_link(ll, "eth0", PREFIX ":links:learner:eth0", 0);
