@@ -40,16 +40,30 @@ static bool list_has_token(const char *list, const char *tok)
 	return false;
 }
 
-/* Our cgroup path for a v1 controller ("memory") or v2 (ctl NULL). */
-static int own_cgroup(const char *ctl, char *out, size_t outsz, struct forge_err *err)
+/* Copies the next line of *text into line (truncated lines are skipped by
+ * the callers' parsing), advancing *text; false at the end. */
+static bool next_line(const char **text, char *line, size_t size)
 {
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return forge_err_errno(err, errno, "cgroup: open /proc/self/cgroup");
+	if (!**text)
+		return false;
+	const char *nl = strchrnul(*text, '\n');
+	size_t len = (size_t)(nl - *text);
+	if (len >= size)
+		len = 0; /* longer than any line we look for */
+	memcpy(line, *text, len);
+	line[len] = '\0';
+	*text = *nl ? nl + 1 : nl;
+	return true;
+}
+
+/* Our cgroup path for a v1 controller ("memory") or v2 (ctl NULL), from the
+ * text of /proc/self/cgroup. */
+static int own_cgroup(const char *text, const char *ctl, char *out, size_t outsz,
+		      struct forge_err *err)
+{
 	char line[FORGE_PATH_MAX + 64];
 	int rc = -ENOENT;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
+	while (next_line(&text, line, sizeof(line))) {
 		char *c1 = strchr(line, ':');
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
@@ -65,7 +79,6 @@ static int own_cgroup(const char *ctl, char *out, size_t outsz, struct forge_err
 			rc = 0;
 		break;
 	}
-	fclose(f);
 	if (rc == -ENOENT)
 		return forge_err_set(err, rc, "cgroup: no %s entry in /proc/self/cgroup",
 				     ctl ? ctl : "unified");
@@ -74,16 +87,14 @@ static int own_cgroup(const char *ctl, char *out, size_t outsz, struct forge_err
 	return 0;
 }
 
-/* The mount point of the v1 hierarchy carrying ctl, from /proc/self/mountinfo. */
-static int v1_mount_point(const char *ctl, char *out, size_t outsz, struct forge_err *err)
+/* The mount point of the v1 hierarchy carrying ctl, from the text of
+ * /proc/self/mountinfo. */
+static int v1_mount_point(const char *text, const char *ctl, char *out, size_t outsz,
+			  struct forge_err *err)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return forge_err_errno(err, errno, "cgroup: open /proc/self/mountinfo");
-	char *line = NULL;
-	size_t cap = 0;
+	char line[2 * FORGE_PATH_MAX + 1536];
 	int rc = -ENOENT;
-	while (getline(&line, &cap, f) > 0) {
+	while (next_line(&text, line, sizeof(line))) {
 		/* id parent maj:min root mountpoint opts [optional...] - fstype src superopts */
 		char *sep = strstr(line, " - ");
 		if (!sep)
@@ -104,8 +115,6 @@ static int v1_mount_point(const char *ctl, char *out, size_t outsz, struct forge
 			rc = 0;
 		break;
 	}
-	free(line);
-	fclose(f);
 	if (rc < 0)
 		return forge_err_set(err, rc, "cgroup: no v1 hierarchy with the %s controller",
 				     ctl);
@@ -126,32 +135,36 @@ int forge_cgroup_layout_detect(struct forge_cgroup_layout *layout, const char *m
 			       const char *prefix, struct forge_err *err)
 {
 	struct statfs sfs;
-	char own[FORGE_PATH_MAX];
+	char own[FORGE_PATH_MAX], *cgroups = NULL, *mounts = NULL;
 	int rc;
 
 	memset(layout, 0, sizeof(*layout));
 	if (statfs(mount_root, &sfs) < 0)
 		return forge_err_errno(err, errno, "cgroup: statfs %s", mount_root);
 	layout->v2 = (sfs.f_type == CGROUP2_SUPER_MAGIC);
+	/* Each file is read once, whatever the number of hierarchies. */
+	rc = forge_read_knob(AT_FDCWD, "/proc/self/cgroup", &cgroups, NULL, 1 << 16, err);
+	if (rc < 0)
+		return rc;
 	if (layout->v2) {
-		rc = own_cgroup(NULL, own, sizeof(own), err);
-		if (rc < 0)
-			return rc;
-		return join_base(layout->base[0], mount_root, own, prefix, err);
+		rc = own_cgroup(cgroups, NULL, own, sizeof(own), err);
+		if (rc == 0)
+			rc = join_base(layout->base[0], mount_root, own, prefix, err);
+		goto out;
 	}
-	for (int i = 0; i < FORGE_CG_NCTL; i++) {
+	rc = forge_read_knob(AT_FDCWD, "/proc/self/mountinfo", &mounts, NULL, 1 << 22, err);
+	for (int i = 0; i < FORGE_CG_NCTL && rc == 0; i++) {
 		char mp[FORGE_PATH_MAX];
-		rc = v1_mount_point(v1_ctl_name[i], mp, sizeof(mp), err);
-		if (rc < 0)
-			return rc;
-		rc = own_cgroup(v1_ctl_name[i], own, sizeof(own), err);
-		if (rc < 0)
-			return rc;
-		rc = join_base(layout->base[i], mp, own, prefix, err);
-		if (rc < 0)
-			return rc;
+		rc = v1_mount_point(mounts, v1_ctl_name[i], mp, sizeof(mp), err);
+		if (rc == 0)
+			rc = own_cgroup(cgroups, v1_ctl_name[i], own, sizeof(own), err);
+		if (rc == 0)
+			rc = join_base(layout->base[i], mp, own, prefix, err);
 	}
-	return 0;
+out:
+	free(cgroups);
+	free(mounts);
+	return rc;
 }
 
 static int nctl(const struct forge_cgroup_layout *layout)
@@ -358,8 +371,6 @@ int forge_cgroup_create(const struct forge_cgroup_layout *layout, const char *re
 
 	memset(cg, 0, sizeof(*cg));
 	cg->layout = layout;
-	for (int i = 0; i < FORGE_CG_NCTL; i++)
-		cg->dirfd[i] = -1;
 	if (!rel_is_valid(rel))
 		return forge_err_set(err, -EINVAL, "cgroup: invalid cgroup name \"%s\"",
 				     rel ? rel : "");
@@ -375,11 +386,6 @@ int forge_cgroup_create(const struct forge_cgroup_layout *layout, const char *re
 		}
 		if (rc < 0)
 			goto fail;
-		cg->dirfd[i] = open(cg->path[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (cg->dirfd[i] < 0) {
-			rc = forge_err_errno(err, errno, "cgroup: open %s", cg->path[i]);
-			goto fail;
-		}
 	}
 	rc = write_limits(cg, limits, err);
 	if (rc < 0)
@@ -506,10 +512,6 @@ int forge_cgroup_remove(struct forge_cgroup *cg, struct forge_err *err)
 	if (!cg->layout)
 		return 0;
 	for (int i = 0; i < FORGE_CG_NCTL; i++) {
-		if (cg->dirfd[i] >= 0) {
-			close(cg->dirfd[i]);
-			cg->dirfd[i] = -1;
-		}
 		if (!cg->path[i][0])
 			continue;
 		int r = rmdir_retry(cg->path[i], 2000);

@@ -757,8 +757,6 @@ static int copy_spec(struct forge_container *c, struct forge_runtime *rt,
 {
 	c->rt = rt;
 	c->pidfd = c->sock = -1;
-	for (int i = 0; i < FORGE_CG_NCTL; i++)
-		c->cg.dirfd[i] = -1;
 	snprintf(c->name, sizeof(c->name), "%s", spec->name);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", spec->state_dir);
 	c->caps = spec->caps;

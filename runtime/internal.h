@@ -55,7 +55,6 @@ struct forge_cgroup {
 	const struct forge_cgroup_layout *layout;
 	char rel[FORGE_PATH_MAX];		  /* below base */
 	char path[FORGE_CG_NCTL][FORGE_PATH_MAX]; /* absolute leaf dirs (v2: [0] only) */
-	int dirfd[FORGE_CG_NCTL];		  /* v2: [0] only; -1 when unused */
 };
 
 int forge_cgroup_layout_detect(struct forge_cgroup_layout *layout, const char *mount_root,
