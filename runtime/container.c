@@ -48,7 +48,6 @@
 
 #include "runtime/internal.h"
 
-#define DEFAULT_PATH	 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define START_TIMEOUT_MS 10000
 #define MIN_MEMORY_BYTES (1ULL << 20)
 #define MIN_TMPFS_BYTES	 (1ULL << 20)
@@ -671,7 +670,7 @@ static char **build_env(const char *const *envp)
 	for (size_t i = 0; i < n; i++)
 		if (!(out[k++] = strdup(envp[i])))
 			goto fail;
-	if (!has_path && !(out[k++] = strdup("PATH=" DEFAULT_PATH)))
+	if (!has_path && !(out[k++] = strdup("PATH=" FORGE_DEFAULT_PATH)))
 		goto fail;
 	if (!has_home && !(out[k++] = strdup("HOME=/root")))
 		goto fail;

@@ -30,7 +30,6 @@
 
 #define EXEC_OUTPUT_MAX (64u << 20)
 #define KILL_DRAIN_MS	200
-#define FIXED_PATH	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Where the command's own set-up failed, reported through the exec pipe. */
 enum exec_stage { EXEC_STAGE_SETSID, EXEC_STAGE_CHDIR, EXEC_STAGE_CONFINE, EXEC_STAGE_EXEC };
@@ -60,12 +59,7 @@ static void __attribute__((noreturn))
 run_exec_command(const struct forge_container *c, const struct forge_exec_spec *spec,
 		 const struct forge_seccomp_prog *prog, char *const *envp, int fds[3], int ep)
 {
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	forge_reset_signals();
 	int all[4] = {fds[0], fds[1], fds[2], ep};
 	if (forge_fds_arrange(all, 4, 3) < 0)
 		_exit(125);
@@ -240,7 +234,7 @@ static void close_pair(int p[2])
 int forge_container_exec(struct forge_container *c, const struct forge_exec_spec *spec,
 			 struct forge_exec_result *res, struct forge_err *err)
 {
-	static const char *const fixed_env[] = {FIXED_PATH, "HOME=/root", NULL};
+	static const char *const fixed_env[] = {"PATH=" FORGE_DEFAULT_PATH, "HOME=/root", NULL};
 	const struct forge_seccomp_prog *prog = NULL;
 	int out[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1}, ctl[2] = {-1, -1};
 	int null = -1, pidfd = -1, rc;

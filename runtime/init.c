@@ -34,8 +34,6 @@
 
 #include "runtime/internal.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 /* Masked /proc entries (runc's defaults): files get /dev/null bound over
  * them, directories an empty read-only tmpfs. */
 static const char *const proc_masked[] = {
@@ -289,7 +287,7 @@ int forge_exec_search(const char *const *argv, char *const *envp)
 		execve(cmd, (char *const *)argv, envp);
 		return errno;
 	}
-	const char *path = DEFAULT_PATH;
+	const char *path = FORGE_DEFAULT_PATH;
 	for (char *const *e = envp; e && *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			path = *e + 5;
@@ -388,19 +386,20 @@ int forge_seccomp_install(const struct forge_seccomp_prog *prog)
 	return 0;
 }
 
-static void reset_signals(void)
+void forge_reset_signals(void)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	for (int sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &dfl, NULL); /* EINVAL for KILL/STOP and RT gaps */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* The command process: init's fork. Reports an exec failure through ep. */
 static void __attribute__((noreturn)) run_command(const struct forge_container *c, int ep)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	forge_reset_signals(); /* init blocked them all for its signalfd */
 	close(child_sock);
 	int32_t report[2] = {0, 0}; /* errno, and 1 when it was the exec that failed */
 	if (setsid() < 0 || chdir(c->cwd) < 0) {
@@ -500,7 +499,7 @@ void forge_init_main(struct forge_child_ctx *x, int sock)
 	struct sync_msg m;
 	int rootfd, rc;
 
-	reset_signals();
+	forge_reset_signals();
 	child_fds(spec, sock);
 	set_init_title();
 	if (spec->die_with_parent)

@@ -118,6 +118,11 @@ int forge_confine_self(uint64_t caps, const struct forge_seccomp_prog *prog, con
 /* Moves fds[i] to descriptor i for i < n (those >= first_cloexec get
  * O_CLOEXEC) and closes every descriptor >= n. For freshly forked children. */
 int forge_fds_arrange(const int *fds, int n, int first_cloexec);
+/* The PATH a container gets when its environment has none. */
+#define FORGE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* Every signal back to its default disposition and unblocked: for freshly
+ * forked children of a launcher that may ignore, handle or block some. */
+void forge_reset_signals(void);
 /* execve argv[0], searched in the PATH of envp; returns the errno that
  * explains the failure (it only returns on failure). */
 int forge_exec_search(const char *const *argv, char *const *envp);
