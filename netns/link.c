@@ -6,11 +6,8 @@
  * addresses, the default route, the per-namespace sysctls and the nftables
  * table (forge_nft_install). Names and aliases follow netns/topology.c.
  *
- * Namespaces. A netlink socket talks to the namespace of the thread that
- * created it, so the calling thread enters a namespace only for socket(2)
- * (and for the /proc/sys/net writes, which also act on the writer's
- * namespace) and comes straight back; if it cannot come back the process
- * aborts, since everything it did next would act on a container.
+ * Namespaces are entered only for socket(2) and the /proc/sys/net writes,
+ * and left at once (netns/nsenter.c).
  *
  * The hub is made with unshare(CLONE_NEWNET) on the calling thread, held by
  * an fd, and bind-mounted on <netns_dir>/<prefix>-<scenario> for auditors
@@ -48,7 +45,7 @@
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 
-#include "netns/netns.h"
+#include "netns/internal.h"
 
 #define VETH_MTU 1500
 
@@ -108,39 +105,17 @@ static FORGE_PRINTF(3, 4) int nl_fail(struct forge_err *err, int nlerr, const ch
 	return forge_err_set(err, errno_of_nl(nlerr), "netns: %s: %s", what, nl_geterror(nlerr));
 }
 
-/* Comes back to the thread's own namespace, or stops the process: staying in
- * another namespace would make everything this thread does next act there. */
-static void return_home(int own)
-{
-	if (setns(own, CLONE_NEWNET) < 0)
-		abort();
-	close(own);
-}
-
-static int enter(int ns_fd, int *own, const char *what, struct forge_err *err)
-{
-	*own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (*own < 0)
-		return forge_err_errno(err, errno, "netns: open /proc/thread-self/ns/net");
-	if (setns(ns_fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-		close(*own);
-		return forge_err_errno(err, e, "netns: enter %s", what);
-	}
-	return 0;
-}
-
 /* A NETLINK_ROUTE socket bound to the namespace ns_fd. */
 static int sock_in(int ns_fd, const char *what, struct nl_sock **out, struct forge_err *err)
 {
-	int own, rc = enter(ns_fd, &own, what, err);
+	int own, rc = forge_netns_enter(ns_fd, &own, what, err);
 
 	*out = NULL;
 	if (rc)
 		return rc;
 	struct nl_sock *sk = nl_socket_alloc();
 	int nlrc = sk ? nl_connect(sk, NETLINK_ROUTE) : -NLE_NOMEM;
-	return_home(own);
+	forge_netns_return(own);
 	if (nlrc < 0) {
 		nl_socket_free(sk);
 		return nl_fail(err, nlrc, "route netlink socket in %s", what);
@@ -202,7 +177,7 @@ static int hub_unshare(int *hub_fd, struct forge_err *err)
 			rc = write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1", true,
 					  "the hub", err);
 	}
-	return_home(own);
+	forge_netns_return(own);
 	if (*hub_fd < 0)
 		return forge_err_errno(err, e, "netns: open the new namespace");
 	if (rc < 0) {
@@ -319,26 +294,6 @@ int forge_net_hub_fd(const struct forge_net *n)
 }
 
 /* ---------------------------------------------------------------- attach */
-
-static bool same_netns(int a, int b)
-{
-	struct stat sa, sb;
-
-	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-	       sa.st_ino == sb.st_ino;
-}
-
-/* Whether fd is the calling thread's network namespace (a container end
- * there would link the host to the scenario). */
-static bool own_netns(int fd)
-{
-	int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	bool same = own >= 0 && same_netns(fd, own);
-
-	if (own >= 0)
-		close(own);
-	return same;
-}
 
 struct attach {
 	struct forge_net *n;
@@ -483,7 +438,7 @@ static int attach_sysctls(struct attach *a, struct forge_err *err)
 	const struct forge_net_container *c = a->c;
 	const char *v6off = c->ipv6 ? "0" : "1";
 	char path[96];
-	int own, rc = enter(a->ns_fd, &own, c->name, err);
+	int own, rc = forge_netns_enter(a->ns_fd, &own, c->name, err);
 
 	if (rc)
 		return rc;
@@ -502,7 +457,7 @@ static int attach_sysctls(struct attach *a, struct forge_err *err)
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/eth%zu/accept_ra", i);
 		rc = write_sysctl(path, "0", !c->ipv6, c->name, err);
 	}
-	return_home(own);
+	forge_netns_return(own);
 	return rc;
 }
 
@@ -522,7 +477,7 @@ int forge_net_attach(struct forge_net *n, const char *name, int netns_fd, struct
 		return forge_err_set(err, -ENOENT,
 				     "netns: attach: no container \"%.*s\" in scenario %s",
 				     FORGE_NET_NAME_MAX, name, n->t->scenario);
-	if (same_netns(netns_fd, n->hub_fd) || own_netns(netns_fd))
+	if (forge_netns_same(netns_fd, n->hub_fd) || forge_netns_is_own(netns_fd))
 		return forge_err_set(err, -EINVAL,
 				     "netns: attach %s: fd %d is the hub's or the caller's own "
 				     "network namespace, not a container's",

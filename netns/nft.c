@@ -58,7 +58,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/nsfs.h>
 
-#include "netns/netns.h"
+#include "netns/internal.h"
 
 #define TABLE_NAME_MAX	 32
 #define DENY_LOG_PREFIX	 "FORGE_EGRESS_DENY "
@@ -161,35 +161,23 @@ static void conn_close(struct nft_conn *c)
  */
 static int conn_open(struct nft_conn *c, int netns_fd, bool refuse_own, struct forge_err *err)
 {
-	struct stat target, own_st;
-
 	c->nl = NULL;
 	if (netns_fd < 0 || ioctl(netns_fd, NS_GET_NSTYPE) != CLONE_NEWNET)
 		return forge_err_set(err, -EINVAL, "nft: fd %d is not a network namespace",
 				     netns_fd);
-	int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (own < 0)
-		return forge_err_errno(err, errno, "nft: open /proc/thread-self/ns/net");
-	if (refuse_own && fstat(netns_fd, &target) == 0 && fstat(own, &own_st) == 0 &&
-	    target.st_dev == own_st.st_dev && target.st_ino == own_st.st_ino) {
-		close(own);
+	if (refuse_own && forge_netns_is_own(netns_fd))
 		return forge_err_set(err, -EINVAL,
 				     "nft: fd %d is the caller's own network namespace, not a "
 				     "container's",
 				     netns_fd);
-	}
-	if (setns(netns_fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-		close(own);
-		return forge_err_errno(err, e, "nft: enter network namespace fd %d", netns_fd);
-	}
+	char what[48];
+	snprintf(what, sizeof(what), "network namespace fd %d", netns_fd);
+	int own, rc = forge_netns_enter(netns_fd, &own, what, err);
+	if (rc < 0)
+		return rc;
 	c->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	int e = errno;
-	/* Staying in a container's namespace would make everything this thread
-	 * does next act on the container: nothing is safe then. */
-	if (setns(own, CLONE_NEWNET) < 0)
-		abort();
-	close(own);
+	forge_netns_return(own);
 	if (!c->nl)
 		return forge_err_errno(err, e, "nft: netfilter netlink socket");
 
