@@ -492,6 +492,10 @@ int forge_net_attach(struct forge_net *n, const char *name, int netns_fd, struct
 		    (rc = attach_veth(&a, i, n->bridge_ifindex[s], err)))
 			return rc;
 	}
+	/* IPv6 goes off before any link comes up, so a container never sends a
+	 * router solicitation, DAD probe or MLD report at all. */
+	if ((rc = fault("sysctl", err)) || (rc = attach_sysctls(&a, err)))
+		return rc;
 	if ((rc = sock_in(netns_fd, a.c->name, &a.sk, err)))
 		return rc;
 	if ((rc = fault("lo", err)) || (rc = link_set(a.sk, "lo", NULL, a.c->name, NULL, err)))
@@ -509,8 +513,6 @@ int forge_net_attach(struct forge_net *n, const char *name, int netns_fd, struct
 			goto out;
 	}
 	if (a.c->has_gateway && ((rc = fault("route", err)) || (rc = attach_route(&a, err))))
-		goto out;
-	if ((rc = fault("sysctl", err)) || (rc = attach_sysctls(&a, err)))
 		goto out;
 	if ((rc = fault("nft", err)))
 		goto out;
