@@ -17,15 +17,18 @@ DEB_BUILD := gcc make pkg-config libc6-dev \
 	libsodium-dev libjansson-dev libseccomp-dev libcap-dev libcmocka-dev \
 	libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libyaml-dev \
 	libzstd-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev libselinux1-dev
-DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc jq xz-utils \
+DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc jq xz-utils umoci zstd \
 	qemu-system-x86 linux-image-amd64 cpio kmod
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 # pkg-config is expanded lazily (recursive '='), so `make test` can install the
 # packages first and build in a sub-make that sees them.
-PKGS_COMMON  = libsodium jansson
+PKGS_COMMON  = libsodium jansson yaml-0.1
 PKGS_RUNTIME = libseccomp libcap
 PKGS_NETNS   = libnftnl libmnl libnl-3.0 libnl-route-3.0
+PKGS_IMAGES  = libarchive libzstd
+PKGS_YAML    = yaml-0.1
+PKGS_ALL     = $(PKGS_NETNS) $(PKGS_IMAGES) $(PKGS_YAML) $(PKGS_RUNTIME) $(PKGS_COMMON)
 pc_cflags    = $(shell pkg-config --cflags $(1))
 pc_libs      = $(shell pkg-config --libs $(1))
 
@@ -37,8 +40,8 @@ LDHARDEN := -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -I. -MMD -MP \
 	-DFORGE_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS) \
-	$(call pc_cflags,$(PKGS_COMMON) $(PKGS_RUNTIME) $(PKGS_NETNS))
-ALL_LDFLAGS = $(LDHARDEN) $(LDFLAGS)
+	$(call pc_cflags,$(PKGS_ALL))
+ALL_LDFLAGS = $(LDHARDEN) -Wl,--as-needed $(LDFLAGS)
 
 COMMON_SRC  := $(wildcard common/*.c)
 # The seccomp profile compiler runs at build time only (seccomp-gen and tests);
@@ -47,6 +50,9 @@ SECCOMP_SRC := runtime/seccomp.c
 RUNTIME_SRC := $(filter-out $(SECCOMP_SRC),$(wildcard runtime/*.c))
 NETNS_SRC   := $(wildcard netns/*.c)
 CLI_SRC     := $(wildcard cli/*.c)
+# One static library per module folder (DESIGN §2); binaries link them as one
+# group, so the order of libraries never matters and --as-needed drops the rest.
+MODULES     := images rootfs-builder policy templates
 
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(OBJ)/%.o)
 SECCOMP_OBJ := $(OBJ)/runtime/seccomp.o $(OBJ)/runtime/seccomp_profile.o
@@ -58,6 +64,9 @@ LIB_COMMON  := $(BUILD)/libforge-common.a
 LIB_SECCOMP := $(BUILD)/libforge-seccomp.a
 LIB_RUNTIME := $(BUILD)/libforge-runtime.a
 LIB_NETNS   := $(BUILD)/libforge-netns.a
+LIB_MODULES := $(MODULES:%=$(BUILD)/libforge-%.a)
+LIBS_ALL    := $(LIB_RUNTIME) $(LIB_MODULES) $(LIB_NETNS) $(LIB_COMMON)
+LINK_ALL     = -Wl,--start-group $(LIBS_ALL) -Wl,--end-group $(call pc_libs,$(PKGS_ALL))
 SECCOMP_GEN := $(BUILD)/tools/seccomp-gen
 
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
@@ -68,8 +77,10 @@ INTEG_BIN   := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 BINARIES    := $(BUILD)/forgectl
 BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/timeit.c,$(wildcard bench/*.c)))
 
-.PHONY: all deps run test unit integration security vmtest bench bench-container-start bench-topology \
+.PHONY: all deps run test unit integration security vmtest bench bench-container-start bench-topology bench-unpack images \
 	rootfs clean check-root format tidy
+
+.SECONDEXPANSION:
 
 all: $(BINARIES) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
 
@@ -113,9 +124,12 @@ $(LIB_NETNS): $(NETNS_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/forgectl: $(CLI_OBJ) $(LIB_RUNTIME) $(LIB_COMMON)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_RUNTIME) $(LIB_COMMON) \
-		$(call pc_libs,libcap $(PKGS_COMMON))
+$(BUILD)/libforge-%.a: $$(patsubst %.c,$(OBJ)/%.o,$$(wildcard $$*/*.c))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/forgectl: $(CLI_OBJ) $(LIBS_ALL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LINK_ALL)
 
 # common's own tests link common only, so they build before the runtime does.
 $(BUILD)/tests/unit/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
@@ -123,22 +137,20 @@ $(BUILD)/tests/unit/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< $(LIB_COMMON) \
 		$(call pc_libs,cmocka $(PKGS_COMMON))
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_NETNS) $(LIB_RUNTIME) $(LIB_SECCOMP) $(LIB_COMMON)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBS_ALL) $(LIB_SECCOMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< \
-		$(LIB_NETNS) $(LIB_RUNTIME) $(LIB_SECCOMP) $(LIB_COMMON) \
-		$(call pc_libs,cmocka $(PKGS_NETNS) $(PKGS_RUNTIME) $(PKGS_COMMON))
+		-Wl,--start-group $(LIBS_ALL) $(LIB_SECCOMP) -Wl,--end-group \
+		$(call pc_libs,cmocka $(PKGS_ALL))
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB_NETNS) $(LIB_RUNTIME) $(LIB_COMMON)
+$(BUILD)/tests/integration/%: tests/integration/%.c $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(ALL_LDFLAGS) -o $@ $< \
-		$(LIB_NETNS) $(LIB_RUNTIME) $(LIB_COMMON) \
-		$(call pc_libs,cmocka $(PKGS_NETNS) $(PKGS_RUNTIME) $(PKGS_COMMON))
+		$(LINK_ALL) $(call pc_libs,cmocka)
 
-$(BUILD)/bench/%: bench/%.c $(LIB_NETNS) $(LIB_RUNTIME) $(LIB_COMMON)
+$(BUILD)/bench/%: bench/%.c $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_NETNS) $(LIB_RUNTIME) $(LIB_COMMON) \
-		$(call pc_libs,$(PKGS_NETNS) libcap $(PKGS_COMMON))
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_ALL)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
@@ -202,7 +214,10 @@ vmtest: check-root all rootfs
 	@FORGE_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) tests/vm/run.sh \
 		tests/vm/ext4-rootfs.sh tests/integration/run.sh
 
-bench: bench-container-start bench-topology
+bench: bench-container-start bench-topology bench-unpack
+
+bench-unpack: check-root all
+	@bench/unpack.sh
 
 bench-container-start: check-root all rootfs
 	@bench/container_start.sh

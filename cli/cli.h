@@ -20,5 +20,10 @@ struct cli_globals {
 int cli_fail(int code, const char *cmd, const char *fmt, ...) FORGE_PRINTF(3, 4);
 
 int cmd_run(const struct cli_globals *g, int argc, char **argv);
+int cmd_image(const struct cli_globals *g, int argc, char **argv);
+/* `forgectl image build SPEC` (rootfs-builder/), called by cmd_image with argv[0] "build". */
+int cmd_image_build(const struct cli_globals *g, int argc, char **argv);
+int cmd_template(const struct cli_globals *g, int argc, char **argv);
+int cmd_policy(const struct cli_globals *g, int argc, char **argv);
 
 #endif /* FORGE_CLI_H */

@@ -14,6 +14,9 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  run        run one isolated container in the foreground (see forgectl run --help)\n"
+    "  image      build, import, list, inspect and remove images (forgectl image --help)\n"
+    "  template   validate scenario templates (forgectl template --help)\n"
+    "  policy     evaluate policy gates and run policy tests (forgectl policy --help)\n"
     "\n"
     "options:\n"
     "  --root DIR         Forge's root (default $FORGE_ROOT or /)\n"
@@ -86,7 +89,17 @@ int main(int argc, char **argv)
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
 	optind = 0; /* reset getopt for the subcommand (0 also re-reads GNU flags) */
-	if (strcmp(cmd, "run") == 0)
-		return cmd_run(&g, sub_argc, sub_argv);
+	static const struct {
+		const char *name;
+		int (*fn)(const struct cli_globals *, int, char **);
+	} commands[] = {
+	    {"run", cmd_run},
+	    {"image", cmd_image},
+	    {"template", cmd_template},
+	    {"policy", cmd_policy},
+	};
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].fn(&g, sub_argc, sub_argv);
 	return cli_fail(EXIT_USAGE, NULL, "unknown command \"%s\" (see forgectl --help)", cmd);
 }

@@ -113,6 +113,10 @@ int forge_remove_tree(int dirfd, const char *name, struct forge_err *err);
 /* Reads a whole (small) file beneath dirfd, NUL-terminated, at most max bytes. */
 int forge_read_file(int dirfd, const char *path, char **out, size_t *len, size_t max,
 		    struct forge_err *err);
+/* Reads an open file to its end, NUL-terminated, at most max bytes; name is
+ * only for messages. For files an operator names on the command line. */
+int forge_read_fd(int fd, const char *name, char **out, size_t *len, size_t max,
+		  struct forge_err *err);
 /* Reads a kernel knob (/proc, /sys, cgroup files: trusted kernel paths, so not
  * confined like forge_read_file; the last component is not followed if it is
  * a symlink). NUL-terminated, at most max bytes. */
@@ -121,6 +125,22 @@ int forge_read_knob(int dirfd, const char *path, char **out, size_t *len, size_t
 /* Writes a short string to an existing file (cgroup/proc knobs): open
  * O_WRONLY|O_CLOEXEC, one write. Error names the path. */
 int forge_write_knob(int dirfd, const char *path, const char *value, struct forge_err *err);
+
+/* ------------------------------------------------------------------ YAML */
+
+/* One YAML document to JSON (JSON itself is YAML, so it is accepted too), with
+ * the core schema for plain scalars (null, true/false, integers, floats; all
+ * else and anything quoted is a string). Refused with "<name>:<line>:<col>:
+ * why": anchors and aliases (no exponential expansion), duplicate keys,
+ * non-string keys, more than one document, nesting deeper than 64. */
+int forge_yaml_parse(const char *buf, size_t len, const char *name, json_t **out,
+		     struct forge_err *err);
+/* forge_read_fd (at most max bytes) then forge_yaml_parse. */
+int forge_yaml_load_fd(int fd, const char *name, size_t max, json_t **out,
+		       struct forge_err *err);
+/* forge_read_file (confined beneath dirfd) then forge_yaml_parse. */
+int forge_yaml_load_file(int dirfd, const char *path, size_t max, json_t **out,
+			 struct forge_err *err);
 
 /* ------------------------------------------------------------------ crypto */
 

@@ -429,7 +429,7 @@ int forge_remove_tree(int dirfd, const char *name, struct forge_err *err)
 /* ------------------------------------------------------------ small files */
 
 /* Reads all of fd (at most max bytes) into a NUL-terminated buffer. */
-static int read_fd_bounded(int fd, const char *path, char **out, size_t *len, size_t max,
+int forge_read_fd(int fd, const char *path, char **out, size_t *len, size_t max,
 			   struct forge_err *err)
 {
 	size_t cap, used = 0;
@@ -498,7 +498,7 @@ int forge_read_file(int dirfd, const char *path, char **out, size_t *len, size_t
 	int fd = forge_open_beneath(dirfd, path, O_RDONLY | O_NOCTTY, 0, err);
 	if (fd < 0)
 		return fd;
-	int rc = read_fd_bounded(fd, path, out, len, max, err);
+	int rc = forge_read_fd(fd, path, out, len, max, err);
 	close(fd);
 	return rc;
 }
@@ -512,7 +512,7 @@ int forge_read_knob(int dirfd, const char *path, char **out, size_t *len, size_t
 	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0)
 		return forge_err_errno(err, errno, "read %s", path);
-	int rc = read_fd_bounded(fd, path, out, len, max, err);
+	int rc = forge_read_fd(fd, path, out, len, max, err);
 	close(fd);
 	return rc;
 }
