@@ -18,7 +18,7 @@ DEB_BUILD := gcc make pkg-config libc6-dev \
 	libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libyaml-dev \
 	libzstd-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev libselinux1-dev
 DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc jq xz-utils umoci zstd \
-	qemu-system-x86 linux-image-amd64 cpio kmod
+	qemu-system-x86 linux-image-amd64 cpio kmod wrk nginx-light curl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 # pkg-config is expanded lazily (recursive '='), so `make test` can install the
@@ -40,19 +40,24 @@ LDHARDEN := -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -I. -MMD -MP \
 	-DFORGE_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS) \
-	$(call pc_cflags,$(PKGS_ALL))
+	$(call pc_cflags,$(PKGS_ALL) $(PKGS_API))
 ALL_LDFLAGS = $(LDHARDEN) -Wl,--as-needed $(LDFLAGS)
 
 COMMON_SRC  := $(wildcard common/*.c)
 # The seccomp profile compiler runs at build time only (seccomp-gen and tests);
 # the runtime embeds its output, so forged and forgectl never compile policy.
 SECCOMP_SRC := runtime/seccomp.c
-RUNTIME_SRC := $(filter-out $(SECCOMP_SRC),$(wildcard runtime/*.c))
+FORGED_MAIN := runtime/forged.c
+RUNTIME_SRC := $(filter-out $(SECCOMP_SRC) $(FORGED_MAIN),$(wildcard runtime/*.c))
 NETNS_SRC   := $(wildcard netns/*.c)
 CLI_SRC     := $(wildcard cli/*.c)
 # One static library per module folder (DESIGN §2); binaries link them as one
 # group, so the order of libraries never matters and --as-needed drops the rest.
-MODULES     := images rootfs-builder policy templates
+MODULES     := images rootfs-builder policy templates scoring
+# forge-api: api/*.c but its main() in a library of its own, so tests link the rest.
+API_MAIN    := api/main.c
+API_SRC     := $(filter-out $(API_MAIN),$(wildcard api/*.c))
+PKGS_API     = libmicrohttpd sqlite3
 
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(OBJ)/%.o)
 SECCOMP_OBJ := $(OBJ)/runtime/seccomp.o $(OBJ)/runtime/seccomp_profile.o
@@ -65,6 +70,8 @@ LIB_SECCOMP := $(BUILD)/libforge-seccomp.a
 LIB_RUNTIME := $(BUILD)/libforge-runtime.a
 LIB_NETNS   := $(BUILD)/libforge-netns.a
 LIB_MODULES := $(MODULES:%=$(BUILD)/libforge-%.a)
+module_objs  = $(patsubst %.c,$(OBJ)/%.o,$(wildcard $(1)/*.c))
+LIB_API     := $(BUILD)/libforge-api.a
 LIBS_ALL    := $(LIB_RUNTIME) $(LIB_MODULES) $(LIB_NETNS) $(LIB_COMMON)
 LINK_ALL     = -Wl,--start-group $(LIBS_ALL) -Wl,--end-group $(call pc_libs,$(PKGS_ALL))
 SECCOMP_GEN := $(BUILD)/tools/seccomp-gen
@@ -74,15 +81,15 @@ UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTEG_SRC   := $(wildcard tests/integration/test_*.c)
 INTEG_BIN   := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-BINARIES    := $(BUILD)/forgectl
+BINARIES    := $(BUILD)/forgectl $(BUILD)/forged $(BUILD)/forge-api
 BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/timeit.c,$(wildcard bench/*.c)))
 
-.PHONY: all deps run test unit integration security vmtest bench bench-container-start bench-topology bench-unpack images \
+.PHONY: all deps run test unit integration security vmtest bench bench-container-start bench-topology bench-unpack bench-scoring bench-api images \
 	rootfs clean check-root format tidy
 
 .SECONDEXPANSION:
 
-all: $(BINARIES) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
+all: $(BINARIES) $(FORGED_FI) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
 
 # ---------------------------------------------------------------- build rules
 
@@ -124,12 +131,43 @@ $(LIB_NETNS): $(NETNS_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libforge-%.a: $$(patsubst %.c,$(OBJ)/%.o,$$(wildcard $$*/*.c))
+$(BUILD)/libforge-%.a: $$(call module_objs,$$*)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/forged: $(OBJ)/$(FORGED_MAIN:.c=.o) $(LIBS_ALL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJ)/$(FORGED_MAIN:.c=.o) $(LINK_ALL)
+
+# forged with its crash switch compiled in (FORGED_CRASH_AT=<step>): tests only.
+# The fault-injecting scenario.o comes first, so the archive's copy is not used.
+FORGED_FI := $(BUILD)/tests/forged-fi
+$(OBJ)/fi/runtime/scenario.o: runtime/scenario.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DFORGE_FAULT_INJECTION -c -o $@ $<
+
+$(FORGED_FI): $(OBJ)/$(FORGED_MAIN:.c=.o) $(OBJ)/fi/runtime/scenario.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJ)/$(FORGED_MAIN:.c=.o) $(OBJ)/fi/runtime/scenario.o \
+		$(LINK_ALL)
+
 $(BUILD)/forgectl: $(CLI_OBJ) $(LIBS_ALL)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LINK_ALL)
+
+$(LIB_API): $(API_SRC:%.c=$(OBJ)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# forge-api links common and policy only (DESIGN §2: never runtime, netns or images).
+$(BUILD)/forge-api: $(OBJ)/$(API_MAIN:.c=.o) $(LIB_API) $(BUILD)/libforge-policy.a $(LIB_COMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJ)/$(API_MAIN:.c=.o) -Wl,--start-group $(LIB_API) \
+		$(BUILD)/libforge-policy.a $(LIB_COMMON) -Wl,--end-group \
+		$(call pc_libs,$(PKGS_API) $(PKGS_COMMON))
+
+$(BUILD)/tests/unit/test_api_%: tests/unit/test_api_%.c $(LIB_API) $(BUILD)/libforge-policy.a $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka $(PKGS_API)) $(ALL_LDFLAGS) -o $@ $< \
+		-Wl,--start-group $(LIB_API) $(BUILD)/libforge-policy.a $(LIB_COMMON) -Wl,--end-group \
+		$(call pc_libs,cmocka $(PKGS_API) $(PKGS_COMMON))
 
 # common's own tests link common only, so they build before the runtime does.
 $(BUILD)/tests/unit/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
@@ -214,7 +252,13 @@ vmtest: check-root all rootfs
 	@FORGE_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) tests/vm/run.sh \
 		tests/vm/ext4-rootfs.sh tests/integration/run.sh
 
-bench: bench-container-start bench-topology bench-unpack
+bench: bench-container-start bench-topology bench-unpack bench-scoring bench-api
+
+bench-api: all
+	@bench/api.sh
+
+bench-scoring: all
+	@bench/scoring.sh
 
 bench-unpack: check-root all
 	@bench/unpack.sh

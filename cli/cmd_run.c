@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "images/images.h"
 #include "runtime/runtime.h"
 
 #define MAX_LAYERS 32
@@ -29,8 +30,12 @@
 
 static const char run_usage[] =
     "usage: forgectl run --rootfs DIR [--rootfs DIR]... [OPTIONS] -- CMD [ARG...]\n"
+    "       forgectl run --image REF [--rootfs DIR]... [OPTIONS] [-- CMD [ARG...]]\n"
     "\n"
     "  --rootfs DIR     read-only layer (repeat: the first is the top-most)\n"
+    "  --image REF      the layers of a store image (NAME:TAG or NAME@sha256:HEX), below\n"
+    "                   any --rootfs; its Env, WorkingDir and Entrypoint+Cmd are the\n"
+    "                   defaults of --env, --cwd and CMD (a CMD given replaces both)\n"
     "  --rw             writable rootfs (a per-container upper dir, removed afterwards)\n"
     "  --memory BYTES   memory limit (suffix K, M, G)\n"
     "  --pids N         maximum number of processes\n"
@@ -47,6 +52,7 @@ static const char run_usage[] =
 struct run_opts {
 	const char *layers[MAX_LAYERS];
 	size_t n_layers;
+	const char *image;
 	const char *env[MAX_ENV + 1];
 	size_t n_env;
 	bool report;
@@ -107,7 +113,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		O_NAME,
 		O_UIDBASE,
 		O_SECLOG,
-		O_REPORT
+		O_REPORT,
+		O_IMAGE
 	};
 	static const struct option opts[] = {
 	    {"rootfs", required_argument, NULL, O_ROOTFS},
@@ -123,6 +130,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	    {"uid-base", required_argument, NULL, O_UIDBASE},
 	    {"seccomp-log", no_argument, NULL, O_SECLOG},
 	    {"report", no_argument, NULL, O_REPORT},
+	    {"image", required_argument, NULL, O_IMAGE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -199,6 +207,9 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		case O_REPORT:
 			o->report = true;
 			break;
+		case O_IMAGE:
+			o->image = optarg;
+			break;
 		case 'h':
 			fputs(run_usage, stdout);
 			return 0;
@@ -207,12 +218,12 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			return EXIT_USAGE;
 		}
 	}
-	if (o->n_layers == 0)
-		return usage_error("--rootfs", "%s", "a rootfs directory is required");
-	if (optind >= argc)
+	if (o->n_layers == 0 && !o->image)
+		return usage_error("--rootfs", "%s", "a rootfs directory or --image is required");
+	if (optind >= argc && !o->image)
 		return usage_error("CMD", "%s",
 				   "no command given (forgectl run ... -- CMD [ARG...])");
-	s->argv = (const char *const *)argv + optind;
+	s->argv = optind < argc ? (const char *const *)argv + optind : NULL;
 	s->lowerdirs = o->layers;
 	s->n_lowerdirs = o->n_layers;
 	o->env[o->n_env] = NULL;
@@ -273,10 +284,87 @@ static int exit_code(const struct forge_container_spec *s, const struct forge_ex
 	return 128 + st->signal;
 }
 
-int cmd_run(const struct cli_globals *g, int argc, char **argv)
+/* What --image adds to the spec, owned here. */
+struct image_defaults {
+	struct forge_image *img;
+	const char **layers, **env, **argv;
+};
+
+static void image_defaults_free(struct image_defaults *ix)
 {
-	static struct run_opts o; /* large; zeroed once */
-	struct forge_paths paths;
+	forge_image_free(ix->img);
+	free(ix->layers);
+	free(ix->env);
+	free(ix->argv);
+}
+
+/* An --env entry for the key of image env entry e. */
+static bool env_overridden(const struct run_opts *o, const char *e)
+{
+	size_t klen = (size_t)(strchr(e, '=') - e) + 1;
+	for (size_t i = 0; i < o->n_env; i++)
+		if (strncmp(o->env[i], e, klen) == 0)
+			return true;
+	return false;
+}
+
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/* --image: its layers below the --rootfs ones; its Env under --env, its
+ * WorkingDir and Entrypoint+Cmd where --cwd and CMD are not given. Returns
+ * -1 when applied, else the exit code. */
+static int apply_image(const struct forge_paths *p, struct run_opts *o, struct image_defaults *ix)
+{
+	struct forge_container_spec *s = &o->spec;
+	struct forge_err err = {0};
+	struct forge_image *img;
+	size_t n = 0;
+
+	if (forge_image_resolve(p, o->image, &ix->img, &err) < 0)
+		return cli_fail(err.code == -ENOENT || err.code == -EINVAL ? EXIT_USAGE : EXIT_SETUP,
+				"run", "--image: %s", err.msg);
+	img = ix->img;
+	if (o->n_layers + img->n_layers > MAX_LAYERS)
+		return usage_error("--image", "%zu layers and %zu --rootfs: at most %d in all",
+				   img->n_layers, o->n_layers, MAX_LAYERS);
+	size_t n_env = strv_len(img->config.env), n_ep = strv_len(img->config.entrypoint),
+	       n_cmd = strv_len(img->config.cmd);
+	ix->layers = calloc(o->n_layers + img->n_layers, sizeof(char *));
+	ix->env = calloc(n_env + o->n_env + 1, sizeof(char *));
+	ix->argv = calloc(n_ep + n_cmd + 1, sizeof(char *));
+	if (!ix->layers || !ix->env || !ix->argv)
+		return cli_fail(EXIT_SETUP, "run", "out of memory");
+	memcpy(ix->layers, o->layers, o->n_layers * sizeof(char *));
+	memcpy(ix->layers + o->n_layers, img->lowerdirs, img->n_layers * sizeof(char *));
+	s->lowerdirs = ix->layers;
+	s->n_lowerdirs = o->n_layers + img->n_layers;
+	for (size_t i = 0; i < n_env; i++)
+		if (!env_overridden(o, img->config.env[i]))
+			ix->env[n++] = img->config.env[i];
+	memcpy(ix->env + n, o->env, o->n_env * sizeof(char *));
+	s->envp = ix->env;
+	if (!s->cwd)
+		s->cwd = img->config.working_dir;
+	if (!s->argv) {
+		memcpy(ix->argv, img->config.entrypoint, n_ep * sizeof(char *));
+		memcpy(ix->argv + n_ep, img->config.cmd, n_cmd * sizeof(char *));
+		if (n_ep + n_cmd == 0)
+			return usage_error("CMD", "image %s has no Entrypoint or Cmd: give -- CMD",
+					   o->image);
+		s->argv = ix->argv;
+	}
+	return -1;
+}
+
+/* Starts the container o describes, forwards signals, waits; the exit code. */
+static int run_spec(const struct forge_paths *p, struct run_opts *o)
+{
 	struct forge_err err = {0};
 	struct forge_runtime *rt = NULL;
 	struct forge_container *c = NULL;
@@ -284,58 +372,48 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	char id[16], name[64], cgroup[80], state[FORGE_PATH_MAX + 80], dir[FORGE_PATH_MAX + 16];
 	int rc;
 
-	memset(&o, 0, sizeof(o));
-	forge_container_spec_init(&o.spec);
-	rc = parse_run(argc, argv, &o);
-	if (rc >= 0)
-		return rc;
-	if (forge_crypto_init() < 0)
-		return cli_fail(EXIT_SETUP, "run", "libsodium initialisation failed");
-	if (forge_paths_init(&paths, g->root, g->prefix, &err) < 0)
-		return cli_fail(EXIT_USAGE, "run", "%s", err.msg);
-
 	forge_random_hex(id, 8);
-	snprintf(name, sizeof(name), "%s", o.name ? o.name : "");
-	if (!o.name)
+	snprintf(name, sizeof(name), "%s", o->name ? o->name : "");
+	if (!o->name)
 		snprintf(name, sizeof(name), "run-%s", id);
 	snprintf(cgroup, sizeof(cgroup), "run-%s", id);
-	snprintf(dir, sizeof(dir), "%s/containers", paths.run);
+	snprintf(dir, sizeof(dir), "%s/containers", p->run);
 	snprintf(state, sizeof(state), "%s/run-%s", dir, id);
-	if (o.spec.host_uid == 0) {
+	if (o->spec.host_uid == 0) {
 		/* A random 64Ki block above the usual subuid ranges, so two
 		 * concurrent runs do not share host ids. */
 		uint32_t r;
 		char hex[9];
 		forge_random_hex(hex, 8);
 		r = (uint32_t)strtoul(hex, NULL, 16);
-		o.spec.host_uid = o.spec.host_gid = (uid_t)(2 * UID_BLOCK + (r % 4000) * UID_BLOCK);
+		o->spec.host_uid = o->spec.host_gid = (uid_t)(2 * UID_BLOCK + (r % 4000) * UID_BLOCK);
 	}
-	o.spec.name = name;
-	o.spec.cgroup = cgroup;
-	o.spec.state_dir = state;
-	o.spec.stdio[0] = 0;
-	o.spec.stdio[1] = 1;
-	o.spec.stdio[2] = 2;
-	o.spec.die_with_parent = true;
+	o->spec.name = name;
+	o->spec.cgroup = cgroup;
+	o->spec.state_dir = state;
+	o->spec.stdio[0] = 0;
+	o->spec.stdio[1] = 1;
+	o->spec.stdio[2] = 2;
+	o->spec.die_with_parent = true;
 
 	/* A missing or wrong rootfs is a set-up failure (125); every other
 	 * spec error comes from a bad option value (2). */
-	if (forge_container_spec_validate(&o.spec, &err) < 0)
+	if (forge_container_spec_validate(&o->spec, &err) < 0)
 		return cli_fail(err.code == -ENOENT || err.code == -ENOTDIR || err.code == -EACCES
 				    ? EXIT_SETUP
 				    : EXIT_USAGE,
 				"run", "%s", err.msg);
-	if (forge_paths_ensure(&paths, &err) < 0)
+	if (forge_paths_ensure(p, &err) < 0)
 		return cli_fail(EXIT_SETUP, "run", "%s", err.msg);
-	int runfd = open(paths.run, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int runfd = open(p->run, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (runfd < 0)
-		return cli_fail(EXIT_SETUP, "run", "open %s: %s", paths.run, strerror(errno));
+		return cli_fail(EXIT_SETUP, "run", "open %s: %s", p->run, strerror(errno));
 	rc = forge_mkdir_beneath(runfd, "containers", 0755, &err);
 	close(runfd);
 	if (rc < 0)
 		return cli_fail(EXIT_SETUP, "run", "%s", err.msg);
 
-	struct forge_runtime_config cfg = {.prefix = paths.prefix, .run_dir = paths.run};
+	struct forge_runtime_config cfg = {.prefix = p->prefix, .run_dir = p->run};
 	if (forge_runtime_open(&rt, &cfg, &err) < 0)
 		return cli_fail(EXIT_SETUP, "run", "%s", err.msg);
 
@@ -353,17 +431,17 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		goto out;
 	}
 
-	if (forge_container_start(rt, &o.spec, &c, &err) < 0) {
+	if (forge_container_start(rt, &o->spec, &c, &err) < 0) {
 		rc = cli_fail(EXIT_SETUP, "run", "%s", err.msg);
 		goto out;
 	}
-	if (o.report)
+	if (o->report)
 		print_report(c);
 	if (supervise(c, sfd, &st, &err) < 0) {
 		rc = cli_fail(EXIT_SETUP, "run", "%s", err.msg);
 		goto out;
 	}
-	rc = exit_code(&o.spec, &st, name);
+	rc = exit_code(&o->spec, &st, name);
 out:
 	if (c && forge_container_destroy(c, &err) < 0) {
 		cli_fail(EXIT_SETUP, "run", "teardown: %s", err.msg);
@@ -373,5 +451,29 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	forge_runtime_close(rt);
+	return rc;
+}
+
+int cmd_run(const struct cli_globals *g, int argc, char **argv)
+{
+	static struct run_opts o; /* large; zeroed once */
+	struct image_defaults ix = {0};
+	struct forge_paths paths;
+	struct forge_err err = {0};
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	forge_container_spec_init(&o.spec);
+	rc = parse_run(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (forge_crypto_init() < 0)
+		return cli_fail(EXIT_SETUP, "run", "libsodium initialisation failed");
+	if (forge_paths_init(&paths, g->root, g->prefix, &err) < 0)
+		return cli_fail(EXIT_USAGE, "run", "%s", err.msg);
+	rc = o.image ? apply_image(&paths, &o, &ix) : -1;
+	if (rc < 0)
+		rc = run_spec(&paths, &o);
+	image_defaults_free(&ix);
 	return rc;
 }

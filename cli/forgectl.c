@@ -14,9 +14,24 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  run        run one isolated container in the foreground (see forgectl run --help)\n"
+    "  spawn      spawn a scenario from a template (prints its id)\n"
+    "  ps         list scenarios\n"
+    "  inspect    a scenario's isolation, read from the kernel (for auditors)\n"
+    "  exec       run a command in a scenario's container\n"
+    "  logs       print a container's output log\n"
+    "  complete   end a scenario's work and score it (prints the results directory)\n"
+    "  destroy    tear a scenario down\n"
+    "  pause      refuse new spawns of a track (resume lifts it)\n"
     "  image      build, import, list, inspect and remove images (forgectl image --help)\n"
     "  template   validate scenario templates (forgectl template --help)\n"
     "  policy     evaluate policy gates and run policy tests (forgectl policy --help)\n"
+    "  verify     check a results directory's hashes and signature offline\n"
+    "  audit      verify the hash-chained, signed audit log (forgectl audit verify)\n"
+    "  keys       list and rotate the verdict and audit signing keys\n"
+    "  cleanup    delete results past their retention (forgectl cleanup results --help)\n"
+    "  hold       keep a scenario's results from cleanup (unhold releases)\n"
+    "  dev-token  mint a development bearer token for forge-api (refused in production)\n"
+    "  billing    verify forge-api's hash-chained billing ledger (forgectl billing verify)\n"
     "\n"
     "options:\n"
     "  --root DIR         Forge's root (default $FORGE_ROOT or /)\n"
@@ -94,9 +109,26 @@ int main(int argc, char **argv)
 		int (*fn)(const struct cli_globals *, int, char **);
 	} commands[] = {
 	    {"run", cmd_run},
+	    {"spawn", cmd_spawn},
+	    {"ps", cmd_ps},
+	    {"inspect", cmd_inspect},
+	    {"exec", cmd_exec},
+	    {"logs", cmd_logs},
+	    {"destroy", cmd_destroy},
+	    {"complete", cmd_complete},
+	    {"pause", cmd_pause},
+	    {"resume", cmd_pause},
 	    {"image", cmd_image},
 	    {"template", cmd_template},
 	    {"policy", cmd_policy},
+	    {"verify", cmd_verify},
+	    {"audit", cmd_audit},
+	    {"keys", cmd_keys},
+	    {"cleanup", cmd_cleanup},
+	    {"hold", cmd_hold},
+	    {"unhold", cmd_hold},
+	    {"dev-token", cmd_dev_token},
+	    {"billing", cmd_billing},
 	};
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(cmd, commands[i].name) == 0)

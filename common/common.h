@@ -174,4 +174,56 @@ int forge_paths_init(struct forge_paths *p, const char *root, const char *prefix
 /* Creates etc, lib and run (0755/0700 as appropriate) if missing. */
 int forge_paths_ensure(const struct forge_paths *p, struct forge_err *err);
 
+/* ------------------------------------------------------------------ signing
+ * common/sign.c: Ed25519, HMAC-SHA256 and base64url through libsodium, for
+ * every signer and verifier in Forge (verdicts and the audit log in scoring/,
+ * the spawn authorization token, forge-api's JWTs). Owned by scoring.
+ */
+
+#define FORGE_ED25519_PUBLIC_BYTES 32
+#define FORGE_ED25519_SEED_BYTES   32
+#define FORGE_ED25519_SECRET_BYTES 64 /* libsodium's layout: seed || public key */
+#define FORGE_ED25519_SIG_BYTES    64
+#define FORGE_HMAC_SHA256_BYTES    32
+#define FORGE_KEY_ID_LEN	   16 /* hex characters */
+
+/* A fresh key pair from the system's randomness, or, when seed is non-NULL,
+ * the pair RFC 8032 derives from that 32-byte seed. Returns 0 or -EIO. */
+int forge_ed25519_keypair(uint8_t pk[FORGE_ED25519_PUBLIC_BYTES],
+			  uint8_t sk[FORGE_ED25519_SECRET_BYTES], const uint8_t *seed);
+/* The detached (64-byte) signature of msg. */
+void forge_ed25519_sign(uint8_t sig[FORGE_ED25519_SIG_BYTES], const void *msg, size_t len,
+			const uint8_t sk[FORGE_ED25519_SECRET_BYTES]);
+/* True when sig is pk's signature of msg (libsodium refuses non-canonical
+ * signatures and small-order keys). */
+bool forge_ed25519_verify(const uint8_t sig[FORGE_ED25519_SIG_BYTES], const void *msg,
+			  size_t len, const uint8_t pk[FORGE_ED25519_PUBLIC_BYTES]);
+/* How Forge names a public key: the first 16 hex characters of sha256(pk). */
+void forge_key_id(const uint8_t pk[FORGE_ED25519_PUBLIC_BYTES], char out[FORGE_KEY_ID_LEN + 1]);
+/* True when s is 16 lowercase hex characters. */
+bool forge_key_id_is_valid(const char *s);
+
+/* HMAC-SHA256 (RFC 2104) with a key of any length. */
+void forge_hmac_sha256(uint8_t mac[FORGE_HMAC_SHA256_BYTES], const void *key, size_t keylen,
+		       const void *msg, size_t len);
+/* Recomputes the MAC and compares it with mac in constant time. */
+bool forge_hmac_sha256_verify(const uint8_t mac[FORGE_HMAC_SHA256_BYTES], const void *key,
+			      size_t keylen, const void *msg, size_t len);
+
+/* base64url (RFC 4648 §5) without padding: the number of characters for n bytes. */
+size_t forge_base64url_len(size_t n);
+/* Encodes into out, NUL-terminated; outsz must hold forge_base64url_len(len) + 1. */
+int forge_base64url_encode(char *out, size_t outsz, const void *data, size_t len,
+			   struct forge_err *err);
+/* Strict decode of inlen characters: the URL-safe alphabet only — no padding,
+ * no whitespace, no "+/" — and zero unused trailing bits, so every value has
+ * exactly one accepted encoding. Stores the byte count in *outlen. -EINVAL when
+ * malformed, -ENOBUFS when the result does not fit in outsz; what names the
+ * value in the message. */
+int forge_base64url_decode(void *out, size_t outsz, size_t *outlen, const char *in, size_t inlen,
+			   const char *what, struct forge_err *err);
+
+/* Zeroes secret material in a way the compiler cannot drop. */
+void forge_memzero(void *p, size_t len);
+
 #endif /* FORGE_COMMON_H */

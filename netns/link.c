@@ -17,8 +17,8 @@
  *
  * Teardown detaches the bind mount, unlinks the file and closes the fd: the
  * namespace (its bridges, the hub ends and with them the container ends of
- * every veth) goes with its last reference, destroyed asynchronously by the
- * kernel. A name is never reused while that happens: the file is unlinked at
+ * every veth, and the uplink's host end) goes with its last reference,
+ * destroyed asynchronously by the kernel. A name is never reused while that happens: the file is unlinked at
  * once and create refuses an existing file, so a new hub of the same name is
  * always a new namespace.
  */
@@ -51,20 +51,9 @@
 
 int (*forge_net_fault_hook)(const char *step);
 
-struct forge_net {
-	const struct forge_topology *t;
-	char prefix[FORGE_PREFIX_MAX + 1];
-	char path[PATH_MAX]; /* <netns_dir>/<prefix>-<scenario> */
-	bool file_created;
-	bool mounted;
-	int hub_fd;
-	struct nl_sock *hub_sock;
-	int bridge_ifindex[FORGE_NET_MAX_SUBNETS];
-};
-
 /* ---------------------------------------------------------------- helpers */
 
-static int fault(const char *step, struct forge_err *err)
+int forge_netns_fault(const char *step, struct forge_err *err)
 {
 	int rc = forge_net_fault_hook ? forge_net_fault_hook(step) : 0;
 
@@ -94,7 +83,7 @@ static int errno_of_nl(int nlerr)
 	return -EIO;
 }
 
-static FORGE_PRINTF(3, 4) int nl_fail(struct forge_err *err, int nlerr, const char *fmt, ...)
+int forge_netns_nl_fail(struct forge_err *err, int nlerr, const char *fmt, ...)
 {
 	char what[256];
 	va_list ap;
@@ -105,8 +94,7 @@ static FORGE_PRINTF(3, 4) int nl_fail(struct forge_err *err, int nlerr, const ch
 	return forge_err_set(err, errno_of_nl(nlerr), "netns: %s: %s", what, nl_geterror(nlerr));
 }
 
-/* A NETLINK_ROUTE socket bound to the namespace ns_fd. */
-static int sock_in(int ns_fd, const char *what, struct nl_sock **out, struct forge_err *err)
+int forge_netns_route_sock(int ns_fd, const char *what, struct nl_sock **out, struct forge_err *err)
 {
 	int own, rc = forge_netns_enter(ns_fd, &own, what, err);
 
@@ -118,19 +106,15 @@ static int sock_in(int ns_fd, const char *what, struct nl_sock **out, struct for
 	forge_netns_return(own);
 	if (nlrc < 0) {
 		nl_socket_free(sk);
-		return nl_fail(err, nlrc, "route netlink socket in %s", what);
+		return forge_netns_nl_fail(err, nlrc, "route netlink socket in %s", what);
 	}
 	*out = sk;
 	return 0;
 }
 
-/*
- * Brings the existing link `name` up and sets its alias (when given), in one
- * request; its ifindex in *ifindex (when asked). The alias needs this request
- * even for a link just created: the kernel ignores IFLA_IFALIAS in a request
- * that creates a link.
- */
-static int link_set(struct nl_sock *sk, const char *name, const char *alias, const char *where,
+/* The alias needs this request even for a link just created: the kernel
+ * ignores IFLA_IFALIAS in a request that creates a link. */
+int forge_netns_link_up(struct nl_sock *sk, const char *name, const char *alias, const char *where,
 		    int *ifindex, struct forge_err *err)
 {
 	struct rtnl_link *orig = NULL, *change = rtnl_link_alloc();
@@ -146,13 +130,10 @@ static int link_set(struct nl_sock *sk, const char *name, const char *alias, con
 	}
 	rtnl_link_put(change);
 	rtnl_link_put(orig);
-	return rc < 0 ? nl_fail(err, rc, "%s %s", where, name) : 0;
+	return rc < 0 ? forge_netns_nl_fail(err, rc, "%s %s", where, name) : 0;
 }
 
 /* ---------------------------------------------------------------- hub */
-
-static int write_sysctl(const char *path, const char *value, bool missing_ok, const char *who,
-			struct forge_err *err);
 
 static int hub_unshare(int *hub_fd, struct forge_err *err)
 {
@@ -171,10 +152,10 @@ static int hub_unshare(int *hub_fd, struct forge_err *err)
 	 * link-local addresses. "default" covers every link made from here on. */
 	int rc = 0;
 	if (*hub_fd >= 0) {
-		rc = write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1", true, "the hub",
+		rc = forge_netns_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1", true, "the hub",
 				  err);
 		if (rc == 0)
-			rc = write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1", true,
+			rc = forge_netns_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1", true,
 					  "the hub", err);
 	}
 	forge_netns_return(own);
@@ -217,7 +198,7 @@ static int hub_bridges(struct forge_net *n, struct forge_err *err)
 
 	for (size_t s = 0; s < t->n_subnets; s++) {
 		char name[IFNAMSIZ], alias[IFALIASZ];
-		int rc = fault("bridge", err);
+		int rc = forge_netns_fault("bridge", err);
 		if (rc)
 			return rc;
 		snprintf(name, sizeof(name), "br%u", (unsigned char)s);
@@ -231,8 +212,8 @@ static int hub_bridges(struct forge_net *n, struct forge_err *err)
 		rc = rtnl_link_add(n->hub_sock, br, NLM_F_CREATE | NLM_F_EXCL);
 		rtnl_link_put(br);
 		if (rc < 0)
-			return nl_fail(err, rc, "bridge %s", name);
-		rc = link_set(n->hub_sock, name, alias, "hub bridge", &n->bridge_ifindex[s], err);
+			return forge_netns_nl_fail(err, rc, "bridge %s", name);
+		rc = forge_netns_link_up(n->hub_sock, name, alias, "hub bridge", &n->bridge_ifindex[s], err);
 		if (rc)
 			return rc;
 	}
@@ -269,6 +250,7 @@ int forge_net_create(const struct forge_topology *t, const char *prefix, const c
 		return forge_err_set(err, -ENOMEM, "netns: create: out of memory");
 	n->t = t;
 	n->hub_fd = -1;
+	n->host_fd = -1;
 	snprintf(n->prefix, sizeof(n->prefix), "%s", prefix);
 	if ((size_t)snprintf(n->path, sizeof(n->path), "%s/%s-%s", netns_dir, prefix,
 			     t->scenario) >= sizeof(n->path)) {
@@ -276,10 +258,10 @@ int forge_net_create(const struct forge_topology *t, const char *prefix, const c
 		return forge_err_set(err, -ENAMETOOLONG, "netns: %s: path too long", netns_dir);
 	}
 
-	if ((rc = fault("hub", err)) || (rc = hub_unshare(&n->hub_fd, err)) ||
-	    (rc = fault("bind", err)) || (rc = hub_bind(n, netns_dir, err)) ||
-	    (rc = sock_in(n->hub_fd, "the hub", &n->hub_sock, err)) || (rc = fault("lo", err)) ||
-	    (rc = link_set(n->hub_sock, "lo", NULL, "hub", NULL, err)) ||
+	if ((rc = forge_netns_fault("hub", err)) || (rc = hub_unshare(&n->hub_fd, err)) ||
+	    (rc = forge_netns_fault("bind", err)) || (rc = hub_bind(n, netns_dir, err)) ||
+	    (rc = forge_netns_route_sock(n->hub_fd, "the hub", &n->hub_sock, err)) || (rc = forge_netns_fault("lo", err)) ||
+	    (rc = forge_netns_link_up(n->hub_sock, "lo", NULL, "hub", NULL, err)) ||
 	    (rc = hub_bridges(n, err))) {
 		forge_net_destroy(n, NULL);
 		return rc;
@@ -341,54 +323,51 @@ static int attach_veth(struct attach *a, size_t i, int bridge_ifindex, struct fo
 	rtnl_link_put(peer);
 	rtnl_link_put(veth);
 	if (rc < 0)
-		return nl_fail(err, rc, "veth %s (%s in %s)", hub_name, name, a->c->name);
-	return link_set(a->n->hub_sock, hub_name, alias, "hub veth", NULL, err);
+		return forge_netns_nl_fail(err, rc, "veth %s (%s in %s)", hub_name, name, a->c->name);
+	return forge_netns_link_up(a->n->hub_sock, hub_name, alias, "hub veth", NULL, err);
 }
 
-static int attach_addr(struct attach *a, size_t i, int ifindex, const struct forge_net_subnet *sn,
-		       struct forge_err *err)
+int forge_netns_addr_add(struct nl_sock *sk, int ifindex, struct in_addr addr,
+			 uint8_t prefix_len, const char *what, struct forge_err *err)
 {
-	char name[IFNAMSIZ], text[INET_ADDRSTRLEN];
-	int rc;
-
-	snprintf(name, sizeof(name), "eth%u", (unsigned char)i);
-	inet_ntop(AF_INET, &a->c->ifaces[i].addr, text, sizeof(text));
-
-	uint32_t mask = sn->prefix_len ? htonl(~0u << (32 - sn->prefix_len)) : 0;
-	struct in_addr bcast = {.s_addr = sn->net.s_addr | ~mask};
-	struct rtnl_addr *addr = rtnl_addr_alloc();
-	struct nl_addr *local = nl_addr_build(AF_INET, &a->c->ifaces[i].addr, 4);
+	char text[INET_ADDRSTRLEN];
+	uint32_t mask = prefix_len ? htonl(~0u << (32 - prefix_len)) : 0;
+	struct in_addr bcast = {.s_addr = (addr.s_addr & mask) | ~mask};
+	struct rtnl_addr *a = rtnl_addr_alloc();
+	struct nl_addr *local = nl_addr_build(AF_INET, &addr, 4);
 	struct nl_addr *brd = nl_addr_build(AF_INET, &bcast, 4);
-	rc = addr && local && brd ? 0 : -NLE_NOMEM;
+	int rc = a && local && brd ? 0 : -NLE_NOMEM;
+
+	inet_ntop(AF_INET, &addr, text, sizeof(text));
 	if (rc == 0) {
-		nl_addr_set_prefixlen(local, sn->prefix_len);
-		rtnl_addr_set_ifindex(addr, ifindex);
-		rtnl_addr_set_family(addr, AF_INET);
-		rc = rtnl_addr_set_local(addr, local);
+		nl_addr_set_prefixlen(local, prefix_len);
+		rtnl_addr_set_ifindex(a, ifindex);
+		rtnl_addr_set_family(a, AF_INET);
+		rc = rtnl_addr_set_local(a, local);
 	}
 	if (rc == 0)
-		rc = rtnl_addr_set_broadcast(addr, brd);
+		rc = rtnl_addr_set_broadcast(a, brd);
 	if (rc == 0)
-		rc = rtnl_addr_add(a->sk, addr, NLM_F_EXCL);
+		rc = rtnl_addr_add(sk, a, NLM_F_EXCL);
 	nl_addr_put(local);
 	nl_addr_put(brd);
-	rtnl_addr_put(addr);
-	return rc < 0 ? nl_fail(err, rc, "address %s/%u on %s in %s", text, sn->prefix_len, name,
-				a->c->name)
+	rtnl_addr_put(a);
+	return rc < 0 ? forge_netns_nl_fail(err, rc, "address %s/%u on %s", text, prefix_len, what)
 		      : 0;
 }
 
-static int attach_route(struct attach *a, struct forge_err *err)
+int forge_netns_route_default(struct nl_sock *sk, struct in_addr gateway, const char *who,
+			      struct forge_err *err)
 {
 	char text[INET_ADDRSTRLEN];
 	struct in_addr any = {0};
 	struct rtnl_route *r = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
 	struct nl_addr *dst = nl_addr_build(AF_INET, &any, 4);
-	struct nl_addr *gw = nl_addr_build(AF_INET, &a->c->gateway, 4);
+	struct nl_addr *gw = nl_addr_build(AF_INET, &gateway, 4);
 	int rc = r && nh && dst && gw ? 0 : -NLE_NOMEM;
 
-	inet_ntop(AF_INET, &a->c->gateway, text, sizeof(text));
+	inet_ntop(AF_INET, &gateway, text, sizeof(text));
 	if (rc == 0) {
 		nl_addr_set_prefixlen(dst, 0);
 		rtnl_route_set_family(r, AF_INET);
@@ -402,19 +381,19 @@ static int attach_route(struct attach *a, struct forge_err *err)
 		rtnl_route_nh_set_gateway(nh, gw);
 		rtnl_route_add_nexthop(r, nh); /* r owns nh from here */
 		nh = NULL;
-		rc = rtnl_route_add(a->sk, r, NLM_F_EXCL);
+		rc = rtnl_route_add(sk, r, NLM_F_EXCL);
 	}
 	if (nh)
 		rtnl_route_nh_free(nh);
 	nl_addr_put(dst);
 	nl_addr_put(gw);
 	rtnl_route_put(r);
-	return rc < 0 ? nl_fail(err, rc, "default route via %s in %s", text, a->c->name) : 0;
+	return rc < 0 ? forge_netns_nl_fail(err, rc, "default route via %s in %s", text, who) : 0;
 }
 
-/* Writes one /proc/sys/net knob of the current namespace; a missing IPv6
- * knob (IPv6 off in the kernel) is fine when IPv6 is being turned off. */
-static int write_sysctl(const char *path, const char *value, bool missing_ok, const char *who,
+/* A missing IPv6 knob (IPv6 off in the kernel) is fine when IPv6 is being
+ * turned off. */
+int forge_netns_sysctl(const char *path, const char *value, bool missing_ok, const char *who,
 			struct forge_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -442,20 +421,20 @@ static int attach_sysctls(struct attach *a, struct forge_err *err)
 
 	if (rc)
 		return rc;
-	rc = write_sysctl("/proc/sys/net/ipv4/ip_forward", c->forwarding ? "1" : "0", false,
+	rc = forge_netns_sysctl("/proc/sys/net/ipv4/ip_forward", c->forwarding ? "1" : "0", false,
 			  c->name, err);
 	static const char *const confs[] = {"all", "default"};
 	for (size_t k = 0; rc == 0 && k < 2; k++) {
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", confs[k]);
-		rc = write_sysctl(path, v6off, !c->ipv6, c->name, err);
+		rc = forge_netns_sysctl(path, v6off, !c->ipv6, c->name, err);
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", confs[k]);
 		if (rc == 0)
-			rc = write_sysctl(path, "0", !c->ipv6, c->name, err);
+			rc = forge_netns_sysctl(path, "0", !c->ipv6, c->name, err);
 	}
 	/* all/accept_ra does not reach interfaces that already exist. */
 	for (size_t i = 0; rc == 0 && i < c->n_ifaces; i++) {
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/eth%zu/accept_ra", i);
-		rc = write_sysctl(path, "0", !c->ipv6, c->name, err);
+		rc = forge_netns_sysctl(path, "0", !c->ipv6, c->name, err);
 	}
 	forge_netns_return(own);
 	return rc;
@@ -488,33 +467,36 @@ int forge_net_attach(struct forge_net *n, const char *name, int netns_fd, struct
 		if (s < 0)
 			return forge_err_set(err, -EINVAL, "netns: attach %s: unknown subnet %s",
 					     name, a.c->ifaces[i].subnet);
-		if ((rc = fault("veth", err)) ||
+		if ((rc = forge_netns_fault("veth", err)) ||
 		    (rc = attach_veth(&a, i, n->bridge_ifindex[s], err)))
 			return rc;
 	}
 	/* IPv6 goes off before any link comes up, so a container never sends a
 	 * router solicitation, DAD probe or MLD report at all. */
-	if ((rc = fault("sysctl", err)) || (rc = attach_sysctls(&a, err)))
+	if ((rc = forge_netns_fault("sysctl", err)) || (rc = attach_sysctls(&a, err)))
 		return rc;
-	if ((rc = sock_in(netns_fd, a.c->name, &a.sk, err)))
+	if ((rc = forge_netns_route_sock(netns_fd, a.c->name, &a.sk, err)))
 		return rc;
-	if ((rc = fault("lo", err)) || (rc = link_set(a.sk, "lo", NULL, a.c->name, NULL, err)))
+	if ((rc = forge_netns_fault("lo", err)) || (rc = forge_netns_link_up(a.sk, "lo", NULL, a.c->name, NULL, err)))
 		goto out;
 	for (size_t i = 0; i < a.c->n_ifaces; i++) {
 		int s = subnet_index(n->t, a.c->ifaces[i].subnet);
 		char eth[IFNAMSIZ], alias[IFALIASZ];
+		char where[IFNAMSIZ + FORGE_NET_NAME_MAX + 8];
 		int ifindex = 0;
 		snprintf(eth, sizeof(eth), "eth%u", (unsigned char)i);
+		snprintf(where, sizeof(where), "%s in %s", eth, a.c->name);
 		snprintf(alias, sizeof(alias), "%s:%s:%s:eth%zu", n->prefix, n->t->scenario,
 			 a.c->name, i);
-		if ((rc = link_set(a.sk, eth, alias, a.c->name, &ifindex, err)) ||
-		    (rc = fault("addr", err)) ||
-		    (rc = attach_addr(&a, i, ifindex, &n->t->subnets[s], err)))
+		if ((rc = forge_netns_link_up(a.sk, eth, alias, a.c->name, &ifindex, err)) ||
+		    (rc = forge_netns_fault("addr", err)) ||
+		    (rc = forge_netns_addr_add(a.sk, ifindex, a.c->ifaces[i].addr,
+						n->t->subnets[s].prefix_len, where, err)))
 			goto out;
 	}
-	if (a.c->has_gateway && ((rc = fault("route", err)) || (rc = attach_route(&a, err))))
+	if (a.c->has_gateway && ((rc = forge_netns_fault("route", err)) || (rc = forge_netns_route_default(a.sk, a.c->gateway, a.c->name, err))))
 		goto out;
-	if ((rc = fault("nft", err)))
+	if ((rc = forge_netns_fault("nft", err)))
 		goto out;
 	rc = forge_nft_install(netns_fd, n->prefix, n->t, err);
 out:
@@ -536,8 +518,11 @@ int forge_net_destroy(struct forge_net *n, struct forge_err *err)
 
 	if (!n)
 		return 0;
+	/* The uplink first: the hub stops forwarding before the host's rules
+	 * for it go, and the pair goes with the hub. */
+	rc = forge_netns_uplink_teardown(n, err);
 	nl_socket_free(n->hub_sock);
-	if (n->mounted && umount2(n->path, MNT_DETACH) < 0)
+	if (n->mounted && umount2(n->path, MNT_DETACH) < 0 && rc == 0)
 		rc = forge_err_errno(err, errno, "netns: unmount %s", n->path);
 	if (n->file_created && unlink(n->path) < 0 && rc == 0)
 		rc = forge_err_errno(err, errno, "netns: unlink %s", n->path);

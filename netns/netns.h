@@ -8,6 +8,8 @@
  * Links (libnl-route-3): a hub namespace per scenario holding one bridge per
  * subnet, and per container veth pairs whose ends are created directly in
  * their final namespaces; torn down by deleting namespaces, never veth by veth.
+ * Only a topology with the allowlist egress profile gets an uplink from its
+ * hub to the host, filtered on both sides (forge_net_uplink).
  */
 #ifndef FORGE_NETNS_H
 #define FORGE_NETNS_H
@@ -33,6 +35,10 @@ struct forge_net_subnet {
 	char name[FORGE_NET_NAME_MAX + 1];
 	struct in_addr net; /* network address, host bits zero */
 	uint8_t prefix_len; /* 8..30 */
+	/* Allowlist profile only: the hub's own address on this subnet's bridge,
+	 * the gateway through which containers reach the uplink. */
+	bool has_uplink_gateway;
+	struct in_addr uplink_gateway;
 };
 
 struct forge_net_iface {
@@ -81,7 +87,8 @@ struct forge_topology {
  *   {"scenario": "ab12cd34",
  *    "egress": "deny" | {"allowlist": [{"cidr": "192.0.2.0/24", "proto": "tcp",
  *                                       "ports": [80, 443]}]},
- *    "subnets": [{"name": "learner_net", "cidr": "10.10.0.0/24"}, …],
+ *    "subnets": [{"name": "learner_net", "cidr": "10.10.0.0/24",
+ *                 "uplink_gateway": "10.10.0.254"}, …],
  *    "containers": [{"name": "router", "forwarding": true, "ipv6": false,
  *                    "gateway": "10.10.0.1",
  *                    "networks": [{"subnet": "learner_net", "ip": "10.10.0.1"},
@@ -103,9 +110,13 @@ int forge_topology_from_json(const json_t *j, struct forge_topology *t, struct f
  * left; a gateway not on one of the container's subnets (or that is its own
  * address, a network or a broadcast address); more than FORGE_NET_MAX_IFACES
  * interfaces; a prefix not matching [a-z][a-z0-9]{0,7}; an allowlist without
- * the allowlist egress profile, or with bad or repeated ports. Every error is
- * -EINVAL and leaves *t unchanged; automatic addresses are recomputed on
- * every call, so validating twice is harmless.
+ * the allowlist egress profile, or with bad or repeated ports; an
+ * uplink_gateway without the allowlist profile, that is not a host address
+ * of its subnet or that a container's interface uses; the allowlist profile
+ * without any uplink_gateway (nothing could reach the uplink). Automatic
+ * addresses never take an uplink_gateway. Every error is -EINVAL and leaves
+ * *t unchanged; automatic addresses are recomputed on every call, so
+ * validating twice is harmless.
  *
  * Names the builder uses (all fit IFNAMSIZ by construction, checked by
  * static asserts in topology.c): hub netns /run/netns/<prefix>-<scenario>;
@@ -113,6 +124,8 @@ int forge_topology_from_json(const json_t *j, struct forge_topology *t, struct f
  * in a container, eth<iface> in interface order. Link aliases carry
  * <prefix>:<scenario>:<subnet> (bridges) and <prefix>:<scenario>:<container>:eth<i>
  * (veth ends), so recovery finds a scenario's links without a state file.
+ * The uplink (allowlist profile only): "up0" in the hub, and in the host
+ * namespace <prefix>-u<4 hex digits> aliased <prefix>:<scenario>:uplink.
  */
 int forge_topology_validate(struct forge_topology *t, const char *prefix, struct forge_err *err);
 
@@ -175,7 +188,7 @@ extern int (*forge_net_fault_hook)(const char *step);
  * <netns_dir>/<prefix>-<scenario> (netns_dir is normally /run/netns, so
  * auditors can `ip netns exec` into it), lo up, and one bridge per subnet
  * (br<s>, up, aliased <prefix>:<scenario>:<subnet>). The hub has no link to
- * the host. t must have passed forge_topology_validate and stays owned by
+ * the host (forge_net_uplink adds one for the allowlist profile). t must have passed forge_topology_validate and stays owned by
  * the caller (it must outlive *out). Refuses an existing name: a namespace
  * being torn down is never reused. On failure nothing is left.
  */
@@ -203,12 +216,96 @@ int forge_net_new_netns(int *fd, struct forge_err *err);
 /* The hub namespace's fd (valid until destroy). */
 int forge_net_hub_fd(const struct forge_net *n);
 
+/* ------------------------------------------------------------- uplink */
+
 /*
- * Removes the scenario's network: the hub's bind mount and file (the hub
- * namespace, its bridges and the hub ends of every veth go with it; the
- * container ends go with their pairs) and frees n. Works on a network whose
- * build stopped at any step; n may be NULL.
+ * The allowlist egress profile's uplink from the hub to the host namespace
+ * host_netns_fd (forged's own; tests pass a namespace of their own). Does
+ * nothing for a deny-only topology: no link, no rule, 0. Otherwise, in this
+ * order (each a fault-hook step):
+ *   "uplink"         refuses unless the host forwards IPv4 (Forge never
+ *                    changes net.ipv4.ip_forward of the host), then picks a
+ *                    free /30 in 169.254.0.0/16: the first block from a start
+ *                    derived from prefix and scenario that holds no address
+ *                    of the host, meets no more specific host route, no
+ *                    scenario subnet, and whose link name is free; skipping
+ *                    the RFC 3927 reserved first and last /24 and
+ *                    169.254.169.0/23 (cloud metadata services). The same
+ *                    host state always gives the same block;
+ *   "uplink-veth"    one veth pair in one request, each end created in its
+ *                    final namespace: "up0" in the hub, <prefix>-u<block> in
+ *                    the host;
+ *   "uplink-host"    the host end: IPv6 off, the first address of the block,
+ *                    alias <prefix>:<scenario>:uplink, up;
+ *   "uplink-hub"     up0: the second address, up; each subnet's
+ *                    uplink_gateway on its bridge; the hub's default route
+ *                    via the host end;
+ *   "uplink-nft"     the hub's table inet <prefix> (one batch): forward
+ *                    policy drop, established/related accepted, new flows
+ *                    only from the bridges, from the scenario's subnets, out
+ *                    up0, to the allowlist (chain egress); nothing new in
+ *                    from up0 (input and forward); drops counted and logged
+ *                    "FORGE_EGRESS_DENY "; what leaves by up0 masqueraded;
+ *   "uplink-host-nft" the scenario's rules in the host's shared table
+ *                    inet <prefix>_up (one batch, every rule tagged with the
+ *                    comment <prefix>:<scenario>:uplink; chains of policy
+ *                    accept, so the host's other traffic is untouched): from
+ *                    the host end only the allowlist and established flows
+ *                    are forwarded, to it only established flows, nothing
+ *                    reaches the host itself; drops counted and logged; the
+ *                    hub's address masqueraded when it leaves the host;
+ *   "uplink-forward" last, once both sides filter: the hub forwards IPv4
+ *                    (ICMP redirects off).
+ * Refuses a second call and the hub's own namespace. On failure what this
+ * call made is left for forge_net_destroy, which first stops the hub
+ * forwarding, then removes the scenario's host rules (and the host table
+ * with the last of them), then the hub: the veth pair goes with the hub
+ * namespace, asynchronously (the host end disappears shortly after destroy
+ * returns; a link name is never reused while it exists).
+ *
+ * The host must forward between the host end and its way out: a host
+ * firewall whose forward policy is drop must accept <prefix>-u* interfaces.
+ */
+int forge_net_uplink(struct forge_net *n, int host_netns_fd, struct forge_err *err);
+
+struct forge_net_uplink_info {
+	char host_ifname[16];	  /* in the host namespace (IFNAMSIZ) */
+	struct in_addr host_addr; /* on host_ifname: the hub's gateway */
+	struct in_addr hub_addr;  /* on up0: the source the host sees */
+	uint8_t prefix_len;	  /* 30 */
+};
+
+/* The uplink's names and addresses once its link exists; -ENOENT before. */
+int forge_net_uplink_get(const struct forge_net *n, struct forge_net_uplink_info *out);
+
+/*
+ * Orphan sweep of the host namespace host_netns_fd for instance prefix:
+ * deletes every host end aliased <prefix>:<scenario>:uplink and every rule
+ * of table inet <prefix>_up tagged with such a scenario, unless the scenario
+ * is one of live[0..n_live) (the table goes with its last rule). Needs no
+ * state file: what a crash left is found by alias and comment.
+ */
+int forge_net_uplink_sweep(int host_netns_fd, const char *prefix, const char *const live[],
+			   size_t n_live, struct forge_err *err);
+
+/*
+ * Removes the scenario's network: the uplink's host rules (forge_net_uplink),
+ * the hub's bind mount and file (the hub namespace, its bridges and the hub
+ * ends of every veth go with it; the container ends and the uplink's host end
+ * go with their pairs) and frees n. Works on a network whose build stopped at
+ * any step; n may be NULL.
  */
 int forge_net_destroy(struct forge_net *n, struct forge_err *err);
+
+/* ------------------------------------------------------------- inspection */
+
+/*
+ * Reads the network namespace netns_fd over netlink (the calling thread
+ * enters it and comes back): {"links": [{"name","index","up","lower_up",
+ * "mtu"}], "addresses": [{"address","prefix_len","dev"}] (IPv4),
+ * "routes": [{"dst","dst_len","via","dev"}] (IPv4, main table)}. Evidence
+ * collected from outside: no program in the namespace can make it lie.
+ */
+int forge_net_inspect(int netns_fd, json_t **out, struct forge_err *err);
 
 #endif /* FORGE_NETNS_H */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The nftables egress table of a container namespace (DESIGN §5, Network):
- * built as one netlink batch with libnftnl, sent and acknowledged with libmnl,
- * and read back from the kernel into a normalised JSON form.
+ * The nftables egress table of a container namespace (DESIGN §5, Network),
+ * and the two tables of the allowlist uplink (one in the hub, one shared in
+ * the host namespace): built as one netlink batch with libnftnl, sent and
+ * acknowledged with libmnl, and read back from the kernel into a normalised
+ * JSON form.
  *
  * Ruleset (family inet; every chain type filter, priority 0, policy drop):
  *   input:   iifname "lo" accept; meta nfproto ipv4 ct state established,related accept;
@@ -19,6 +21,27 @@
  * Only IPv4 gets past the subnet and conntrack rules: IPv6 is accepted on loopback only.
  * Pairs of subnets and ports are spelled out rule by rule rather than as
  * anonymous sets, so the read-back shows every match in full.
+ *
+ * The hub's table (allowlist profile, netns/uplink.c), replaced like the above:
+ *   input   (filter, policy drop):  iifname "lo" accept; CT; iifname "br*" accept; DENY
+ *   forward (filter, policy drop):  CT; iifname "br*" oifname "up0" ip saddr SUBNET
+ *                                   jump egress (each subnet); DENY
+ *   egress  (regular chain):        the allowlist rules as in output above; DENY
+ *   postrouting (nat, srcnat 100, policy accept): oifname "up0" masquerade
+ * (CT = meta nfproto ipv4 ct state established,related accept): nothing new
+ * comes in from the uplink, nothing goes between bridges, and the host sees
+ * every scenario behind the hub's one uplink address.
+ *
+ * The host's table inet <prefix>_up is shared by every scenario with an
+ * uplink; its base chains have policy accept (the host's own traffic is not
+ * Forge's to filter) and each scenario adds its rules, all tagged with the
+ * comment <prefix>:<scenario>:uplink, X being its host end, H the hub's address:
+ *   forward: iifname X CT; iifname X + each allowlist rule accept; iifname X DENY;
+ *            oifname X CT; oifname X DENY
+ *   input:   iifname X DENY                       (the host itself is never reachable)
+ *   postrouting (nat, srcnat 100): ip saddr H masquerade   (iifname is unknown there)
+ * A scenario's rules are removed by handle, found by their tag (nothing to
+ * remember, so recovery can sweep them), and the table goes with the last of them.
  *
  * Read-back: each rule's expressions become terms in nft's own words, so that
  * the terms joined by spaces are what `nft list` prints for that rule (counter
@@ -52,6 +75,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
@@ -73,16 +97,40 @@
 #define IP_SADDR	 offsetof(struct iphdr, saddr)
 #define IP_DADDR	 offsetof(struct iphdr, daddr)
 
-static const struct chain_def {
+#define NAT_PRIO   100 /* srcnat, NF_IP_PRI_NAT_SRC */
+#define HUB_UPLINK "up0"
+
+struct chain_def {
 	const char *name;
+	const char *type; /* "filter", "nat"; NULL: a regular chain, only jumped to */
 	uint32_t hook;
-} chain_defs[] = {
-    {"input", NF_INET_LOCAL_IN},
-    {"forward", NF_INET_FORWARD},
-    {"output", NF_INET_LOCAL_OUT},
+	int32_t prio;
+	uint32_t policy;
+};
+
+/* A container's table. */
+static const struct chain_def chain_defs[] = {
+    {"input", "filter", NF_INET_LOCAL_IN, 0, NF_DROP},
+    {"forward", "filter", NF_INET_FORWARD, 0, NF_DROP},
+    {"output", "filter", NF_INET_LOCAL_OUT, 0, NF_DROP},
 };
 
 #define N_CHAINS (sizeof(chain_defs) / sizeof(chain_defs[0]))
+
+static const struct chain_def hub_chains[] = {
+    {"input", "filter", NF_INET_LOCAL_IN, 0, NF_DROP},
+    {"forward", "filter", NF_INET_FORWARD, 0, NF_DROP},
+    {"egress", NULL, 0, 0, 0},
+    {"postrouting", "nat", NF_INET_POST_ROUTING, NAT_PRIO, NF_ACCEPT},
+};
+
+static const struct chain_def host_chains[] = {
+    {"input", "filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT},
+    {"forward", "filter", NF_INET_FORWARD, 0, NF_ACCEPT},
+    {"postrouting", "nat", NF_INET_POST_ROUTING, NAT_PRIO, NF_ACCEPT},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---------------------------------------------------------------- arguments */
 
@@ -224,6 +272,7 @@ struct msg_label {
 struct batch {
 	struct nftnl_batch *nb;
 	const char *table;
+	const char *tag; /* every rule's comment, when set */
 	uint32_t seq_begin; /* the BATCH_BEGIN message; objects follow it */
 	uint32_t seq;	    /* next sequence number */
 	struct msg_label *labels;
@@ -307,18 +356,21 @@ static void batch_table(struct batch *b, uint16_t type, uint16_t flags, const ch
 		nftnl_table_free(t);
 }
 
+/* Adds the chain; an existing chain of the same definition stays as it is. */
 static void batch_chain(struct batch *b, const struct chain_def *def)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 
 	if (!c || nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, b->table) < 0 ||
 	    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, def->name) < 0 ||
-	    nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter") < 0) {
+	    (def->type && nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, def->type) < 0)) {
 		b->rc = b->rc ? b->rc : -ENOMEM;
 	} else {
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, def->hook);
-		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
+		if (def->type) {
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, def->hook);
+			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, def->prio);
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, def->policy);
+		}
 		struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE,
 						 (struct msg_label){"add chain", def->name, 0});
 		if (nlh)
@@ -327,6 +379,46 @@ static void batch_chain(struct batch *b, const struct chain_def *def)
 	}
 	if (c)
 		nftnl_chain_free(c);
+}
+
+static void batch_chains(struct batch *b, const struct chain_def *defs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		batch_chain(b, &defs[i]);
+}
+
+/* Deletes the rule of chain with that handle (found by a dump). */
+static void batch_delete_rule(struct batch *b, const char *chain, uint64_t handle)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r || nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table) < 0 ||
+	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain) < 0) {
+		b->rc = b->rc ? b->rc : -ENOMEM;
+	} else {
+		nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
+		struct nlmsghdr *nlh =
+		    batch_msg(b, NFT_MSG_DELRULE, 0, (struct msg_label){"delete rule", chain, 0});
+		if (nlh)
+			nftnl_rule_nlmsg_build_payload(nlh, r);
+		batch_next(b);
+	}
+	if (r)
+		nftnl_rule_free(r);
+}
+
+/* The rule's comment, as nft(8) stores it. */
+static int rule_tag(struct nftnl_rule *r, const char *tag)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+	int rc = -ENOMEM;
+
+	if (ud && nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, tag) &&
+	    nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
+				nftnl_udata_buf_len(ud)) == 0)
+		rc = 0;
+	nftnl_udata_buf_free(ud);
+	return rc;
 }
 
 static void rule_begin(struct batch *b, const char *chain)
@@ -339,7 +431,8 @@ static void rule_begin(struct batch *b, const char *chain)
 		return;
 	b->rule = nftnl_rule_alloc();
 	if (!b->rule || nftnl_rule_set_str(b->rule, NFTNL_RULE_TABLE, b->table) < 0 ||
-	    nftnl_rule_set_str(b->rule, NFTNL_RULE_CHAIN, chain) < 0)
+	    nftnl_rule_set_str(b->rule, NFTNL_RULE_CHAIN, chain) < 0 ||
+	    (b->tag && rule_tag(b->rule, b->tag) < 0))
 		b->rc = -ENOMEM;
 }
 
@@ -357,13 +450,10 @@ static struct nftnl_expr *rule_expr(struct batch *b, const char *name)
 	return e;
 }
 
-static void rule_end(struct batch *b, uint32_t verdict)
+/* Appends the rule being built (its last expression added) to the batch. */
+static void rule_emit(struct batch *b)
 {
-	struct nftnl_expr *e = rule_expr(b, "immediate");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict);
+	if (!b->rc && b->rule) {
 		struct nlmsghdr *nlh =
 		    batch_msg(b, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE,
 			      (struct msg_label){"add rule", b->rule_chain, b->rule_no});
@@ -374,6 +464,25 @@ static void rule_end(struct batch *b, uint32_t verdict)
 	if (b->rule)
 		nftnl_rule_free(b->rule);
 	b->rule = NULL;
+}
+
+/* Ends the rule with a verdict; jump and goto name their chain. */
+static void rule_end_chain(struct batch *b, uint32_t verdict, const char *chain)
+{
+	struct nftnl_expr *e = rule_expr(b, "immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict);
+		if (chain && nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain) < 0)
+			b->rc = -ENOMEM;
+	}
+	rule_emit(b);
+}
+
+static void rule_end(struct batch *b, uint32_t verdict)
+{
+	rule_end_chain(b, verdict, NULL);
 }
 
 /* ------------------------------------------------ matches (all through register 1) */
@@ -425,13 +534,19 @@ static void cmp_reg(struct batch *b, uint32_t op, const void *data, uint32_t len
 	}
 }
 
-static void match_ifname(struct batch *b, uint32_t key, const char *name)
+/* iifname/oifname equal to name or, with wildcard, starting with it ("br*"). */
+static void match_ifname_as(struct batch *b, uint32_t key, const char *name, bool wildcard)
 {
 	char data[IFNAMSIZ] = {0};
 
 	strncpy(data, name, sizeof(data) - 1);
 	load_meta(b, key);
-	cmp_reg(b, NFT_CMP_EQ, data, sizeof(data));
+	cmp_reg(b, NFT_CMP_EQ, data, wildcard ? (uint32_t)strlen(data) : sizeof(data));
+}
+
+static void match_ifname(struct batch *b, uint32_t key, const char *name)
+{
+	match_ifname_as(b, key, name, false);
 }
 
 static void match_meta_u8(struct batch *b, uint32_t key, uint8_t value)
@@ -454,12 +569,17 @@ static void match_ipv4(struct batch *b, uint32_t offset, struct in_addr net, uin
 	cmp_reg(b, NFT_CMP_EQ, &value, sizeof(value));
 }
 
-static void rule_established(struct batch *b, const char *chain)
+/* CT: an IPv4 packet of a flow already accepted (or an ICMP error about one);
+ * with key and ifname, only on that interface. */
+static void rule_established_on(struct batch *b, const char *chain, uint32_t key,
+				const char *ifname)
 {
 	uint32_t mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
 	uint32_t zero = 0;
 
 	rule_begin(b, chain);
+	if (ifname)
+		match_ifname(b, key, ifname);
 	match_meta_u8(b, NFT_META_NFPROTO, NFPROTO_IPV4);
 	struct nftnl_expr *e = rule_expr(b, "ct");
 	if (e) {
@@ -471,6 +591,11 @@ static void rule_established(struct batch *b, const char *chain)
 	rule_end(b, NF_ACCEPT);
 }
 
+static void rule_established(struct batch *b, const char *chain)
+{
+	rule_established_on(b, chain, 0, NULL);
+}
+
 static void rule_loopback(struct batch *b, const char *chain, uint32_t key)
 {
 	rule_begin(b, chain);
@@ -478,12 +603,15 @@ static void rule_loopback(struct batch *b, const char *chain, uint32_t key)
 	rule_end(b, NF_ACCEPT);
 }
 
-/* The last rule of every chain: counted, logged under a rate limit, dropped. */
-static void rule_deny(struct batch *b, const char *chain)
+/* DENY, the last rule of every chain: counted, logged under a rate limit,
+ * dropped; with key and ifname, only on that interface. */
+static void rule_deny_on(struct batch *b, const char *chain, uint32_t key, const char *ifname)
 {
 	struct nftnl_expr *e;
 
 	rule_begin(b, chain);
+	if (ifname)
+		match_ifname(b, key, ifname);
 	rule_expr(b, "counter");
 	if ((e = rule_expr(b, "limit"))) {
 		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, DENY_RATE);
@@ -497,22 +625,42 @@ static void rule_deny(struct batch *b, const char *chain)
 	rule_end(b, NF_DROP);
 }
 
-static void rules_allowlist(struct batch *b, const char *chain, const struct forge_net_allow *a)
+static void rule_deny(struct batch *b, const char *chain)
 {
-	size_t n_rules = a->n_ports ? a->n_ports : 1;
+	rule_deny_on(b, chain, 0, NULL);
+}
 
-	for (size_t p = 0; p < n_rules; p++) {
-		rule_begin(b, chain);
-		match_meta_u8(b, NFT_META_NFPROTO, NFPROTO_IPV4);
-		match_ipv4(b, IP_DADDR, a->net, a->prefix_len);
-		match_meta_u8(b, NFT_META_L4PROTO, a->proto);
-		if (a->n_ports) {
-			uint16_t port = htons(a->ports[p]);
-			/* Destination port: bytes 2..3 of both the TCP and the UDP header. */
-			load_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, sizeof(port));
-			cmp_reg(b, NFT_CMP_EQ, &port, sizeof(port));
-		}
-		rule_end(b, NF_ACCEPT);
+/* One accept rule for port p of allowlist entry a (p unused when a has no
+ * ports); with iif, only from that interface. */
+static void rule_allow(struct batch *b, const char *chain, const char *iif,
+		       const struct forge_net_allow *a, size_t p)
+{
+	rule_begin(b, chain);
+	if (iif)
+		match_ifname(b, NFT_META_IIFNAME, iif);
+	match_meta_u8(b, NFT_META_NFPROTO, NFPROTO_IPV4);
+	match_ipv4(b, IP_DADDR, a->net, a->prefix_len);
+	match_meta_u8(b, NFT_META_L4PROTO, a->proto);
+	if (a->n_ports) {
+		uint16_t port = htons(a->ports[p]);
+		/* Destination port: bytes 2..3 of both the TCP and the UDP header. */
+		load_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, sizeof(port));
+		cmp_reg(b, NFT_CMP_EQ, &port, sizeof(port));
+	}
+	rule_end(b, NF_ACCEPT);
+}
+
+/* The allowlist, one rule per port ("meta l4proto" alone for an entry
+ * without ports); nothing unless the topology has the allowlist profile. */
+static void rules_allowlist(struct batch *b, const char *chain, const char *iif,
+			    const struct forge_topology *t)
+{
+	if (t->egress != FORGE_EGRESS_ALLOWLIST)
+		return;
+	for (size_t i = 0; i < t->n_allow; i++) {
+		size_t n_rules = t->allow[i].n_ports ? t->allow[i].n_ports : 1;
+		for (size_t p = 0; p < n_rules; p++)
+			rule_allow(b, chain, iif, &t->allow[i], p);
 	}
 }
 
@@ -528,18 +676,24 @@ static void rule_subnets(struct batch *b, const char *chain, const struct forge_
 	rule_end(b, NF_ACCEPT);
 }
 
-/* The whole transaction: the table is added (a no-op when it exists), deleted
- * and added again, so the batch replaces an old table or creates a new one —
- * deleting a table that is not there would fail the whole batch. */
-static int batch_build(struct batch *b, const struct forge_topology *t)
+/* The table is added (a no-op when it exists), deleted and added again, so
+ * the batch replaces an old table or creates a new one — deleting a table
+ * that is not there would fail the whole batch. */
+static void batch_replace_table(struct batch *b)
 {
-	const struct forge_net_subnet *sn = t->subnets;
-
 	batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add table");
 	batch_table(b, NFT_MSG_DELTABLE, 0, "delete table");
 	batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add table");
-	for (size_t i = 0; i < N_CHAINS; i++)
-		batch_chain(b, &chain_defs[i]);
+}
+
+/* A container's table, replaced. */
+static void build_container(struct batch *b, const void *arg)
+{
+	const struct forge_topology *t = arg;
+	const struct forge_net_subnet *sn = t->subnets;
+
+	batch_replace_table(b);
+	batch_chains(b, chain_defs, N_CHAINS);
 
 	rule_loopback(b, "input", NFT_META_IIFNAME);
 	rule_established(b, "input");
@@ -557,16 +711,101 @@ static int batch_build(struct batch *b, const struct forge_topology *t)
 	rule_established(b, "output");
 	for (size_t i = 0; i < t->n_subnets; i++)
 		rule_subnets(b, "output", NULL, &sn[i]);
-	if (t->egress == FORGE_EGRESS_ALLOWLIST)
-		for (size_t i = 0; i < t->n_allow; i++)
-			rules_allowlist(b, "output", &t->allow[i]);
+	rules_allowlist(b, "output", NULL, t);
 	rule_deny(b, "output");
+}
 
-	if (!b->rc) {
-		nftnl_batch_end(batch_buf(b), b->seq++);
-		batch_next(b);
+/* The hub's table, replaced. The hub holds lo, the bridges br<s>, the hub
+ * ends of container veths (bridge ports: their packets reach nftables as
+ * the bridge's) and up0. */
+static void build_hub(struct batch *b, const void *arg)
+{
+	const struct forge_topology *t = arg;
+
+	batch_replace_table(b);
+	batch_chains(b, hub_chains, COUNT(hub_chains));
+
+	rule_loopback(b, "input", NFT_META_IIFNAME);
+	rule_established(b, "input");
+	rule_begin(b, "input");
+	match_ifname_as(b, NFT_META_IIFNAME, "br", true);
+	rule_end(b, NF_ACCEPT);
+	rule_deny(b, "input");
+
+	rule_established(b, "forward");
+	for (size_t i = 0; i < t->n_subnets; i++) {
+		rule_begin(b, "forward");
+		match_ifname_as(b, NFT_META_IIFNAME, "br", true);
+		match_ifname(b, NFT_META_OIFNAME, HUB_UPLINK);
+		match_meta_u8(b, NFT_META_NFPROTO, NFPROTO_IPV4);
+		match_ipv4(b, IP_SADDR, t->subnets[i].net, t->subnets[i].prefix_len);
+		rule_end_chain(b, (uint32_t)NFT_JUMP, "egress");
 	}
-	return b->rc;
+	rule_deny(b, "forward");
+
+	rules_allowlist(b, "egress", NULL, t);
+	rule_deny(b, "egress");
+
+	rule_begin(b, "postrouting");
+	match_ifname(b, NFT_META_OIFNAME, HUB_UPLINK);
+	rule_expr(b, "masq");
+	rule_emit(b);
+}
+
+/* Rules of a table picked by their comment (a dump), to delete them. */
+struct rule_pick {
+	bool (*pick)(const char *tag, void *ctx);
+	void *ctx;
+	struct picked {
+		char chain[NFT_CHAIN_MAXNAMELEN];
+		uint64_t handle;
+	} *v;
+	size_t n, cap;
+	size_t others; /* rules not picked */
+	bool oom;
+};
+
+struct host_add {
+	const struct forge_nft_uplink *u;
+	const struct forge_topology *t;
+	const struct rule_pick *stale; /* the scenario's own rules already there */
+};
+
+/* One scenario's rules added to the host's shared table (made when missing). */
+static void build_host_add(struct batch *b, const void *arg)
+{
+	const struct host_add *h = arg;
+	const char *x = h->u->host_ifname;
+
+	batch_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add table");
+	batch_chains(b, host_chains, COUNT(host_chains));
+	for (size_t i = 0; i < h->stale->n; i++)
+		batch_delete_rule(b, h->stale->v[i].chain, h->stale->v[i].handle);
+
+	b->tag = h->u->tag;
+	rule_established_on(b, "forward", NFT_META_IIFNAME, x);
+	rules_allowlist(b, "forward", x, h->t);
+	rule_deny_on(b, "forward", NFT_META_IIFNAME, x);
+	rule_established_on(b, "forward", NFT_META_OIFNAME, x);
+	rule_deny_on(b, "forward", NFT_META_OIFNAME, x);
+	rule_deny_on(b, "input", NFT_META_IIFNAME, x);
+	rule_begin(b, "postrouting");
+	match_meta_u8(b, NFT_META_NFPROTO, NFPROTO_IPV4);
+	match_ipv4(b, IP_SADDR, h->u->hub_addr, 32);
+	rule_expr(b, "masq");
+	rule_emit(b);
+}
+
+/* The picked rules deleted, or the whole table with the last of them. */
+static void build_host_remove(struct batch *b, const void *arg)
+{
+	const struct rule_pick *p = arg;
+
+	if (p->others == 0)
+		batch_table(b, NFT_MSG_DELTABLE, 0, "delete table");
+	else
+		for (size_t i = 0; i < p->n; i++)
+			batch_delete_rule(b, p->v[i].chain, p->v[i].handle);
 }
 
 struct ack_state {
@@ -676,28 +915,57 @@ static int batch_send(struct nft_conn *c, struct batch *b, struct forge_err *err
 	return forge_err_errno(err, rc, "nft: table inet %s: kernel refused %s", b->table, what);
 }
 
-int forge_nft_install(int netns_fd, const char *table, const struct forge_topology *t,
-		      struct forge_err *err)
+/* Builds one batch with build(b, arg) and commits it in the namespace
+ * netns_fd (refuse_own: never in the caller's own). */
+static int table_commit(int netns_fd, const char *table, bool refuse_own,
+			void (*build)(struct batch *b, const void *arg), const void *arg,
+			struct forge_err *err)
 {
 	struct nft_conn c = {0};
 	struct batch b;
-	int rc = check_table_name(table, err);
+	int rc = conn_open(&c, netns_fd, refuse_own, err);
 
-	if (rc == 0)
-		rc = check_topology(t, err);
-	if (rc == 0)
-		rc = conn_open(&c, netns_fd, true, err);
 	if (rc)
 		return rc;
 	rc = batch_init(&b, table, c.seq);
-	if (rc == 0)
-		rc = batch_build(&b, t);
+	if (rc == 0) {
+		build(&b, arg);
+		if (!b.rc) {
+			nftnl_batch_end(batch_buf(&b), b.seq++);
+			batch_next(&b);
+		}
+		rc = b.rc;
+	}
 	if (rc)
 		forge_err_errno(err, rc, "nft: table inet %s: building the batch", table);
 	else
 		rc = batch_send(&c, &b, err);
 	batch_free(&b);
 	conn_close(&c);
+	return rc;
+}
+
+int forge_nft_install(int netns_fd, const char *table, const struct forge_topology *t,
+		      struct forge_err *err)
+{
+	int rc = check_table_name(table, err);
+
+	if (rc == 0)
+		rc = check_topology(t, err);
+	if (rc == 0)
+		rc = table_commit(netns_fd, table, true, build_container, t, err);
+	return rc;
+}
+
+int forge_nft_hub_install(int hub_fd, const char *table, const struct forge_topology *t,
+			  struct forge_err *err)
+{
+	int rc = check_table_name(table, err);
+
+	if (rc == 0)
+		rc = check_topology(t, err);
+	if (rc == 0)
+		rc = table_commit(hub_fd, table, true, build_hub, t, err);
 	return rc;
 }
 
@@ -1081,6 +1349,19 @@ static void decode_log(struct rule_view *v, const struct nftnl_expr *e)
 		term_add(v, "log%s", group);
 }
 
+static void decode_masq(struct rule_view *v, const struct nftnl_expr *e)
+{
+	uint32_t flags = nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_FLAGS)
+			     ? nftnl_expr_get_u32(e, NFTNL_EXPR_MASQ_FLAGS)
+			     : 0;
+
+	v->kind = LOAD_NONE;
+	if (flags || nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_REG_PROTO_MIN))
+		term_add(v, "masquerade flags 0x%" PRIx32 " (or ports)", flags);
+	else
+		term_add(v, "masquerade");
+}
+
 static void decode_immediate(struct rule_view *v, const struct nftnl_expr *e)
 {
 	const char *name = NULL;
@@ -1109,6 +1390,7 @@ static const struct expr_decoder {
     {"counter", LOAD_NONE, decode_counter},
     {"limit", LOAD_NONE, decode_limit},
     {"log", LOAD_NONE, decode_log},
+    {"masq", LOAD_NONE, decode_masq},
     {"immediate", LOAD_NONE, decode_immediate},
 };
 
@@ -1136,7 +1418,8 @@ static int decode_expr(struct nftnl_expr *e, void *data)
 
 struct read_ctx {
 	const char *table;
-	json_t *chains; /* array, in the kernel's order */
+	json_t *chains;		/* array, in the kernel's order */
+	struct rule_pick *pick; /* or rules picked by their comment */
 	uint32_t portid, seq;
 	int (*parse)(struct read_ctx *r, const struct nlmsghdr *nlh);
 };
@@ -1193,6 +1476,29 @@ out:
 	return rc;
 }
 
+static int comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **comment = data;
+	const char *value = nftnl_udata_get(attr);
+	uint8_t len = nftnl_udata_len(attr);
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && len && value[len - 1] == '\0')
+		*comment = value;
+	return MNL_CB_OK;
+}
+
+/* The rule's comment (nft's "comment" user data), NULL when it has none. */
+static const char *rule_comment(const struct nftnl_rule *nr)
+{
+	uint32_t len = 0;
+	const void *data = nftnl_rule_get_data(nr, NFTNL_RULE_USERDATA, &len);
+	const char *comment = NULL;
+
+	if (data && nftnl_udata_parse(data, len, comment_cb, &comment) < 0)
+		comment = NULL;
+	return comment;
+}
+
 static int parse_rule(struct read_ctx *r, const struct nlmsghdr *nlh)
 {
 	struct nftnl_rule *nr = nftnl_rule_alloc();
@@ -1215,6 +1521,9 @@ static int parse_rule(struct read_ctx *r, const struct nlmsghdr *nlh)
 	if (!chain)
 		goto out;
 	nftnl_expr_foreach(nr, decode_expr, &v);
+	const char *tag = rule_comment(nr);
+	if (tag)
+		term_add(&v, "comment \"%s\"", tag);
 	errno = ENOMEM;
 	if (v.oom)
 		goto out;
@@ -1344,5 +1653,117 @@ int forge_nft_drop_count(int netns_fd, const char *table, uint64_t *packets, str
 	json_decref(j);
 	if (rc == 0)
 		*packets = sum;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the host's uplink table */
+
+static int parse_pick(struct read_ctx *r, const struct nlmsghdr *nlh)
+{
+	struct nftnl_rule *nr = nftnl_rule_alloc();
+	struct rule_pick *p = r->pick;
+	int rc = MNL_CB_ERROR;
+
+	errno = ENOMEM;
+	if (!nr)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, nr) < 0) {
+		errno = EBADMSG;
+		goto out;
+	}
+	rc = MNL_CB_OK;
+	if (strcmp(nftnl_rule_get_str(nr, NFTNL_RULE_TABLE), r->table) != 0)
+		goto out;
+	const char *tag = rule_comment(nr);
+	if (!tag || !p->pick(tag, p->ctx)) {
+		p->others++;
+		goto out;
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 32;
+		struct picked *v = realloc(p->v, cap * sizeof(*v));
+		rc = MNL_CB_ERROR;
+		if (!v)
+			goto out;
+		p->v = v;
+		p->cap = cap;
+		rc = MNL_CB_OK;
+	}
+	snprintf(p->v[p->n].chain, sizeof(p->v[p->n].chain), "%s",
+		 nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN));
+	p->v[p->n++].handle = nftnl_rule_get_u64(nr, NFTNL_RULE_HANDLE);
+out:
+	nftnl_rule_free(nr);
+	return rc;
+}
+
+/* Dumps table in netns_fd into p; *exists false (and p empty) when there is
+ * no such table. A dump the ruleset changed under is read again. */
+static int pick_rules(int netns_fd, const char *table, struct rule_pick *p, bool *exists,
+		      struct forge_err *err)
+{
+	struct read_ctx r = {.table = table, .pick = p};
+	struct nft_conn c = {0};
+	int rc = -EINTR;
+
+	*exists = true;
+	for (int attempt = 0; attempt < 3 && rc == -EINTR; attempt++) {
+		p->n = p->others = 0;
+		struct forge_err get_err;
+		rc = conn_open(&c, netns_fd, false, err);
+		if (rc == 0)
+			rc = request(&c, &r, NFT_MSG_GETTABLE, NLM_F_ACK, parse_table, "get table",
+				     &get_err);
+		if (rc == -ENOENT) {
+			*exists = false;
+			rc = 0;
+		} else if (rc < 0 && rc != -EINTR) {
+			*err = get_err;
+		} else if (rc == 0) {
+			rc = request(&c, &r, NFT_MSG_GETRULE, NLM_F_DUMP, parse_pick, "list rules",
+				     err);
+		}
+		conn_close(&c);
+	}
+	return rc;
+}
+
+static bool pick_tag(const char *tag, void *ctx)
+{
+	return strcmp(tag, ctx) == 0;
+}
+
+int forge_nft_host_add(int host_fd, const char *table, const struct forge_nft_uplink *u,
+		       const struct forge_topology *t, struct forge_err *err)
+{
+	struct rule_pick stale = {.pick = pick_tag, .ctx = (void *)u->tag};
+	struct host_add h = {.u = u, .t = t, .stale = &stale};
+	bool exists;
+	int rc = check_table_name(table, err);
+
+	if (rc == 0)
+		rc = check_topology(t, err);
+	if (rc == 0)
+		rc = pick_rules(host_fd, table, &stale, &exists, err);
+	if (rc == 0)
+		rc = table_commit(host_fd, table, false, build_host_add, &h, err);
+	free(stale.v);
+	return rc;
+}
+
+int forge_nft_host_remove(int host_fd, const char *table,
+			  bool (*pick)(const char *tag, void *ctx), void *ctx,
+			  struct forge_err *err)
+{
+	struct rule_pick p = {.pick = pick, .ctx = ctx};
+	bool exists;
+	int rc = check_table_name(table, err);
+
+	if (rc == 0)
+		rc = pick_rules(host_fd, table, &p, &exists, err);
+	/* Nothing to delete, or another scenario's rules keep the table. */
+	if (rc == 0 && exists && (p.n || !p.others))
+		rc = table_commit(host_fd, table, false, build_host_remove, &p, err);
+	free(p.v);
 	return rc;
 }

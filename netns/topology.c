@@ -29,7 +29,7 @@
  * the prefix [a-z][a-z0-9]{0,7}, the scenario id [a-z0-9]{1,12}, and subnet
  * and container names [a-z][a-z0-9_-]{0,30}. The allowlist uplink's host end
  * lives in the host namespace, where these short names would collide, so it
- * is not covered by this scheme.
+ * is named from its address block instead (netns/uplink.c).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -469,7 +469,7 @@ static int get_cidr(const json_t *obj, const char *path, const char *key, struct
 
 static int parse_subnet(const json_t *j, const char *path, void *dst, struct forge_err *err)
 {
-	static const char *const keys[] = {"name", "cidr", NULL};
+	static const char *const keys[] = {"name", "cidr", "uplink_gateway", NULL};
 	struct forge_net_subnet *s = dst;
 	int rc;
 
@@ -478,6 +478,9 @@ static int parse_subnet(const json_t *j, const char *path, void *dst, struct for
 		rc = get_name(j, path, "name", s->name, err);
 	if (!rc)
 		rc = get_cidr(j, path, "cidr", &s->net, &s->prefix_len, err);
+	if (!rc)
+		rc = get_ipv4(j, path, "uplink_gateway", &s->has_uplink_gateway, &s->uplink_gateway,
+			      err);
 	return rc;
 }
 
@@ -641,11 +644,15 @@ int forge_topology_from_json(const json_t *j, struct forge_topology *t, struct f
 /* ------------------------------------------------------------- validation */
 
 /* Who holds an address of a subnet. A container attaches to a subnet at most
- * once, so a subnet has at most FORGE_NET_MAX_CONTAINERS of them. */
+ * once, so a subnet has at most FORGE_NET_MAX_CONTAINERS of them, plus the
+ * hub's uplink gateway. */
 struct addr_holder {
-	uint32_t addr; /* host byte order */
-	uint8_t container, iface;
+	uint32_t addr;		   /* host byte order */
+	uint8_t container, iface; /* container HUB: the subnet's uplink gateway */
 };
+
+#define HUB UINT8_MAX
+_Static_assert(FORGE_NET_MAX_CONTAINERS < HUB, "container indexes must not reach HUB");
 
 /* Worked out before anything in the topology changes, so that a refused
  * topology keeps the addresses it came with. */
@@ -654,7 +661,7 @@ struct plan {
 	uint32_t addr[FORGE_NET_MAX_CONTAINERS][FORGE_NET_MAX_IFACES];	/* host byte order */
 	struct {
 		size_t n;
-		struct addr_holder held[FORGE_NET_MAX_CONTAINERS];
+		struct addr_holder held[FORGE_NET_MAX_CONTAINERS + 1];
 	} used[FORGE_NET_MAX_SUBNETS];
 };
 
@@ -810,6 +817,10 @@ static int place_static(const struct forge_topology *t, struct plan *plan, size_
 			       ipv4_text(addr, -1).s, problem, s->name,
 			       ipv4_text(subnet_net(s), s->prefix_len).s);
 	h = find_holder(plan, plan->subnet[c][i], addr);
+	if (h && h->container == HUB)
+		return INVALID(err,
+			       "container \"%s\" eth%zu: %s is the uplink_gateway of subnet \"%s\"",
+			       ct->name, i, ipv4_text(addr, -1).s, s->name);
 	if (h)
 		return INVALID(err,
 			       "container \"%s\" eth%zu: %s on subnet \"%s\" is already used by "
@@ -834,6 +845,33 @@ static int place_automatic(const struct forge_topology *t, struct plan *plan, si
 		    err, "subnet \"%s\" %s: no free address left for container \"%s\" eth%zu",
 		    s->name, ipv4_text(subnet_net(s), s->prefix_len).s, t->containers[c].name, i);
 	hold(plan, c, i, addr);
+	return 0;
+}
+
+/* Each subnet's uplink gateway, held by the hub before any container
+ * address is placed: a static address on it is refused, an automatic one
+ * skips it. */
+static int hold_uplink_gateways(const struct forge_topology *t, struct plan *plan,
+				struct forge_err *err)
+{
+	for (size_t s = 0; s < t->n_subnets; s++) {
+		const struct forge_net_subnet *sn = &t->subnets[s];
+		uint32_t gw = host_order(sn->uplink_gateway);
+		const char *problem = host_problem(sn, gw);
+
+		if (!sn->has_uplink_gateway)
+			continue;
+		if (t->egress != FORGE_EGRESS_ALLOWLIST)
+			return INVALID(err,
+				       "subnet \"%s\": uplink_gateway %s needs the allowlist egress "
+				       "profile",
+				       sn->name, ipv4_text(gw, -1).s);
+		if (problem)
+			return INVALID(err, "subnet \"%s\": uplink_gateway %s %s subnet \"%s\" %s",
+				       sn->name, ipv4_text(gw, -1).s, problem, sn->name,
+				       ipv4_text(subnet_net(sn), sn->prefix_len).s);
+		plan->used[s].held[plan->used[s].n++] = (struct addr_holder){gw, HUB, 0};
+	}
 	return 0;
 }
 
@@ -914,6 +952,14 @@ static int check_allow(const struct forge_net_allow *a, const char *path, struct
 	return rc;
 }
 
+static bool any_uplink_gateway(const struct forge_topology *t)
+{
+	for (size_t s = 0; s < t->n_subnets; s++)
+		if (t->subnets[s].has_uplink_gateway)
+			return true;
+	return false;
+}
+
 static int check_egress(const struct forge_topology *t, struct forge_err *err)
 {
 	char item[JPATH_SZ];
@@ -931,6 +977,9 @@ static int check_egress(const struct forge_topology *t, struct forge_err *err)
 		if (rc)
 			return rc;
 	}
+	if (t->egress == FORGE_EGRESS_ALLOWLIST && !any_uplink_gateway(t))
+		return INVALID(err, "egress: the allowlist profile needs an uplink_gateway on at "
+				    "least one subnet (nothing could reach the uplink)");
 	return 0;
 }
 
@@ -955,6 +1004,8 @@ int forge_topology_validate(struct forge_topology *t, const char *prefix, struct
 		rc = check_subnets(t, err);
 	if (!rc)
 		rc = check_containers(t, &plan, err);
+	if (!rc)
+		rc = hold_uplink_gateways(t, &plan, err);
 	if (!rc)
 		rc = place_addresses(t, &plan, err);
 	for (c = 0; !rc && c < t->n_containers; c++)

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -523,4 +524,53 @@ int forge_cgroup_remove(struct forge_cgroup *cg, struct forge_err *err)
 		}
 	}
 	return rc;
+}
+
+int forge_cgroup_open(const struct forge_cgroup_layout *layout, const char *rel,
+		      struct forge_cgroup *cg, struct forge_err *err)
+{
+	memset(cg, 0, sizeof(*cg));
+	cg->layout = layout;
+	if (!rel_is_valid(rel))
+		return forge_err_set(err, -EINVAL, "cgroup: invalid cgroup name \"%s\"",
+				     rel ? rel : "");
+	snprintf(cg->rel, sizeof(cg->rel), "%s", rel);
+	for (int i = 0; i < nctl(layout); i++) {
+		struct stat st;
+		snprintf(cg->path[i], sizeof(cg->path[i]), "%s/%s", layout->base[i], rel);
+		if (lstat(cg->path[i], &st) < 0 || !S_ISDIR(st.st_mode)) {
+			cg->path[i][0] = '\0';
+			continue; /* a half-created or half-removed cgroup: take what exists */
+		}
+	}
+	return 0;
+}
+
+int forge_cgroup_kill_all(const struct forge_cgroup *cg)
+{
+	int killed = 0;
+	for (int i = 0; i < nctl(cg->layout); i++) {
+		char path[FORGE_PATH_MAX + 32], *buf = NULL;
+		size_t len;
+		if (!cg->path[i][0])
+			continue;
+		if (cg->layout->v2) {
+			/* cgroup.kill (5.14+) kills the whole subtree atomically. */
+			snprintf(path, sizeof(path), "%s/cgroup.kill", cg->path[i]);
+			if (forge_write_knob(AT_FDCWD, path, "1", NULL) == 0)
+				return 1;
+		}
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg->path[i]);
+		if (forge_read_knob(AT_FDCWD, path, &buf, &len, 1 << 20, NULL) < 0)
+			continue;
+		for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *end;
+			long pid = strtol(line, &end, 10);
+			if (*end == '\0' && pid > 1 && kill((pid_t)pid, SIGKILL) == 0)
+				killed++;
+		}
+		free(buf);
+	}
+	return killed;
 }

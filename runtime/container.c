@@ -939,6 +939,16 @@ static int collect(struct forge_container *c, struct forge_err *err)
 		}
 	}
 	siginfo_t si = {0};
+	if (c->adopted) {
+		/* Not our child (its launcher was a supervisor that restarted):
+		 * the pidfd says it ended, the exit status went to its reaper. */
+		c->reaped = true;
+		snprintf(c->st.message, sizeof(c->st.message),
+			 "exit status unknown: adopted after a supervisor restart");
+		forge_cgroup_oom_kills(&c->cg, &c->st.oom_kills);
+		c->have_status = true;
+		return 0;
+	}
 	if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED) < 0)
 		return forge_err_errno(err, errno, "container %s: wait for init", c->name);
 	c->reaped = true;
@@ -1004,6 +1014,16 @@ int forge_container_stop(struct forge_container *c, int grace_ms, struct forge_e
 	return forge_container_wait(c, -1, st, err);
 }
 
+static void container_free(struct forge_container *c)
+{
+	free_strv(c->lowerdirs);
+	free_strv(c->envp);
+	free_strv(c->argv);
+	free(c->cwd);
+	free(c->hostname);
+	free(c);
+}
+
 int forge_container_destroy(struct forge_container *c, struct forge_err *err)
 {
 	int rc = 0;
@@ -1012,7 +1032,10 @@ int forge_container_destroy(struct forge_container *c, struct forge_err *err)
 	if (c->pidfd >= 0 && !c->reaped) {
 		sys_pidfd_send_signal(c->pidfd, SIGKILL);
 		siginfo_t si;
-		if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED) == 0)
+		struct pollfd pf = {.fd = c->pidfd, .events = POLLIN};
+		if (c->adopted)
+			c->reaped = poll(&pf, 1, 2000) == 1; /* not ours to reap */
+		else if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED) == 0)
 			c->reaped = true;
 	}
 	if (c->sock >= 0)
@@ -1036,13 +1059,19 @@ int forge_container_destroy(struct forge_container *c, struct forge_err *err)
 		if (r < 0 && rc == 0)
 			rc = r;
 	}
-	free_strv(c->lowerdirs);
-	free_strv(c->envp);
-	free_strv(c->argv);
-	free(c->cwd);
-	free(c->hostname);
-	free(c);
+	container_free(c);
 	return rc;
+}
+
+void forge_container_release(struct forge_container *c)
+{
+	if (!c)
+		return;
+	if (c->sock >= 0)
+		close(c->sock);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	container_free(c);
 }
 
 /* ================================================================= report */

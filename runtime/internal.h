@@ -71,6 +71,13 @@ int forge_cgroup_oom_kills(const struct forge_cgroup *cg, uint64_t *out);
 /* Limits and counters as JSON (memory max/current/oom_kill, pids max/current,
  * cpu quota/period/nr_throttled/throttled_usec). New reference. */
 json_t *forge_cgroup_report(const struct forge_cgroup *cg);
+/* Describes an existing cgroup (made by an earlier forged) without creating
+ * anything; controllers whose directory is gone are left empty. */
+int forge_cgroup_open(const struct forge_cgroup_layout *layout, const char *rel,
+		      struct forge_cgroup *cg, struct forge_err *err);
+/* SIGKILLs every process in cg (v2: cgroup.kill). Returns how many were
+ * signalled (1 for cgroup.kill). */
+int forge_cgroup_kill_all(const struct forge_cgroup *cg);
 /* rmdir the leaf (retrying briefly while the kernel finishes exiting tasks),
  * then its now-empty parents up to and including base. */
 int forge_cgroup_remove(struct forge_cgroup *cg, struct forge_err *err);
@@ -108,6 +115,7 @@ struct forge_container {
 	char **argv; /* copies: init overwrites the launcher's argv area */
 	char *cwd, *hostname;
 	bool reaped, have_status;
+	bool adopted; /* started by an earlier supervisor: not our child */
 	struct forge_exit_status st;
 };
 

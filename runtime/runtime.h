@@ -138,9 +138,45 @@ int forge_container_stop(struct forge_container *c, int grace_ms, struct forge_e
 /* Kills whatever still runs, waits, removes the cgroup and the state dir and
  * frees c. Works on a container in any state; c may be NULL. */
 int forge_container_destroy(struct forge_container *c, struct forge_err *err);
+/* Frees the handle and leaves the container running (a supervisor stopping
+ * for a restart that will adopt it). c may be NULL. */
+void forge_container_release(struct forge_container *c);
 /* Isolation report: namespaces (inode numbers), uid/gid maps, cgroup path and
  * limits, capabilities, seccomp, rootfs. New reference. */
 json_t *forge_container_report(const struct forge_container *c);
+
+/* ------------------------------------------------------------- restart */
+
+/* What a supervisor journals about a container to find it again after a
+ * restart: the pid with its start time (so a reused pid is never mistaken for
+ * it), the cgroup, and how it is confined (exec applies the same). */
+struct forge_container_record {
+	char name[64];
+	pid_t pid;
+	uint64_t start_time; /* /proc/<pid>/stat field 22, clock ticks since boot */
+	char cgroup[FORGE_PATH_MAX];
+	uint64_t caps;
+	enum forge_seccomp_mode seccomp_mode;
+	uid_t host_uid;
+	gid_t host_gid;
+	uint32_t id_count;
+};
+int forge_container_record(const struct forge_container *c, struct forge_container_record *rec,
+			   struct forge_err *err);
+/* Takes over a container an earlier supervisor started: opens a pidfd, then
+ * checks the start time and the cgroup (-ESRCH when the process is gone or
+ * is another one). exec, signal, stop and destroy work on the result; its
+ * exit status is unknown (it is not our child). */
+int forge_container_adopt(struct forge_runtime *rt, const struct forge_container_record *rec,
+			  struct forge_container **out, struct forge_err *err);
+/* Kills and removes every container cgroup under Forge's cgroup whose
+ * scenario/container keep() does not claim (container NULL: the scenario's
+ * own directory); appends "cgroup:<rel>" for each removed to removed. */
+int forge_runtime_sweep(struct forge_runtime *rt,
+			bool (*keep)(void *ctx, const char *scenario, const char *container),
+			void *ctx, json_t *removed, struct forge_err *err);
+/* Field 22 of /proc/<pid>/stat. */
+int forge_proc_start_time(pid_t pid, uint64_t *out, struct forge_err *err);
 
 /* ------------------------------------------------------------- exec */
 

@@ -1,0 +1,164 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# forged end to end through forgectl: the three tracks spawn, score 0 fresh and
+# 1 after their reference solution, verify offline, and tear down leaving
+# nothing; crash recovery at every named step of spawn and teardown (a forged
+# built with its crash switch SIGKILLs itself there) ends in a consistent live
+# scenario or in nothing left behind.
+# shellcheck source=tests/lib/testlib.sh
+. "$(dirname "$0")/../lib/testlib.sh"
+
+FORGED="$T_REPO/build/forged"
+FORGED_FI="$T_REPO/build/tests/forged-fi"
+# State files forged keeps on purpose (results, audit log, keys, images,
+# journals of live scenarios) are not leaks; kernel objects, mounts and
+# processes are, and the snapshot still compares those.
+T_SKELETON_RE='^(etc|etc/forge|run|run/forge|var|var/lib|var/lib/forge|netns)(/.*)?$'
+
+fd_start() { # fd_start [FORGED BINARY] [ENV...]: starts forged, waits for its socket
+	local bin=${1:-$FORGED}
+	shift
+	env FORGE_TEMPLATES_DIR="$T_REPO/templates" FORGE_POLICY_DIR="$T_REPO/policy/rules" \
+		FORGE_NETNS_DIR="$T_ROOT/netns" "$@" \
+		"$bin" --root "$T_ROOT" --prefix "$T_PREFIX" --log-level debug \
+		>>"$T_TMP/forged.log" 2>&1 &
+	FD_PID=$!
+	T_BG_PIDS+=("$FD_PID")
+	local i
+	for ((i = 0; i < 200; i++)); do
+		# a socket file may be a killed forged's leftover: ask it something
+		"$FORGECTL" --root "$T_ROOT" --prefix "$T_PREFIX" ps >/dev/null 2>&1 && return 0
+		kill -0 "$FD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "forged did not start"
+	t_diag "$(tail -5 "$T_TMP/forged.log")"
+	return 1
+}
+
+fd_stop() {
+	[ -n "${FD_PID:-}" ] || return 0
+	kill -TERM "$FD_PID" 2>/dev/null
+	wait "$FD_PID" 2>/dev/null
+	FD_PID=""
+}
+
+fctl() { timeout 120 "$FORGECTL" --root "$T_ROOT" --prefix "$T_PREFIX" "$@"; }
+
+# Destroys every scenario forged knows, so that a case ends with nothing.
+fd_destroy_all() {
+	local id
+	for id in $(fctl ps --json | jq -r '.[].scenario_id'); do
+		fctl destroy "$id" >/dev/null || fail "destroy $id"
+	done
+}
+
+images_ready() {
+	local spec
+	for spec in learner router web attacker; do
+		fctl image inspect "forge/$spec:1" >/dev/null 2>&1 && continue
+		fctl image build "$T_REPO/images/specs/$spec.yaml" \
+			--cache "$T_REPO/build/cache/debs" >>"$T_TMP/images.log" 2>&1 ||
+			{ echo "# image forge/$spec:1 did not build"; tail -5 "$T_TMP/images.log"; return 1; }
+	done
+}
+
+# track_round TRACK SOLVE: spawn, optionally apply the reference solution,
+# complete, check the score and verify the results offline, destroy.
+track_round() {
+	local track=$1 solve=$2 want=$3 id dir out value
+	fd_start || return
+	id=$(fctl spawn "$track") || { fail "spawn $track"; t_diag "$(tail -5 "$T_TMP/forged.log")"; fd_stop; return; }
+	assert_eq running "$(fctl ps --json | jq -r ".[] | select(.scenario_id==\"$id\") | .state")" \
+		"$track $id is running"
+	if [ "$solve" = 1 ]; then
+		FORGECTL="$FORGECTL --root $T_ROOT --prefix $T_PREFIX" \
+			timeout 120 "$T_REPO/templates/solutions/$track.sh" "$id" >"$T_TMP/solve.out" 2>&1 ||
+			{ fail "solution of $track"; t_diag "$(tail -5 "$T_TMP/solve.out")"; }
+	fi
+	dir=$(fctl complete "$id") || fail "complete $track"
+	value=$(jq -r '.score.value' "$dir/score.json" 2>/dev/null)
+	assert_eq "$want" "$value" "$track score (solved=$solve)"
+	[ "$want" = "$value" ] || t_diag "$(jq -c '.criteria[] | [.id, .passed, .message]' "$dir/score.json")"
+	out=$(fctl verify "$dir" 2>&1)
+	assert_contains "$out" "OK" "verify $track results"
+	assert_eq completed "$(fctl ps --json | jq -r ".[] | select(.scenario_id==\"$id\") | .state")" \
+		"$track completed"
+	fctl destroy "$id" >/dev/null || fail "destroy $track"
+	fd_stop
+}
+
+test_netplus() { track_round netplus 0 0.000000 && track_round netplus 1 1.000000; }
+test_ccna() { track_round ccna 0 0.000000 && track_round ccna 1 1.000000; }
+test_cissp() { track_round cissp 0 0.000000 && track_round cissp 1 1.000000; }
+
+test_refusals() {
+	fd_start || return
+	local out
+	out=$(fctl spawn ../etc 2>&1)
+	assert_contains "$out" "bad_request" "a template name with .. is refused"
+	out=$(fctl spawn nosuch 2>&1)
+	assert_contains "$out" "not_found" "an unknown template is refused"
+	out=$(fctl destroy abcdefabcdef 2>&1)
+	assert_contains "$out" "not_found" "destroying an unknown scenario"
+	fctl pause netplus >/dev/null
+	out=$(fctl spawn netplus 2>&1)
+	assert_contains "$out" "paused" "a paused track refuses spawns"
+	fctl resume netplus >/dev/null
+	fd_stop
+}
+
+# crash_at STEP OP: forged-fi dies at STEP during OP (spawn or destroy); a
+# restarted forged must show a consistent live scenario or nothing at all.
+crash_at() {
+	local step=$1 op=$2 id n state
+	if [ "$op" = destroy ]; then
+		fd_start || return
+		id=$(fctl spawn netplus) || { fail "spawn before the crash"; fd_stop; return; }
+		fd_stop
+	fi
+	fd_start "$FORGED_FI" FORGED_CRASH_AT="$step" || return
+	if [ "$op" = spawn ]; then
+		fctl spawn netplus >/dev/null 2>&1
+	else
+		fctl destroy "$id" >/dev/null 2>&1
+	fi
+	wait "$FD_PID" 2>/dev/null
+	assert_eq 137 "$?" "forged-fi killed itself at step $step"
+	FD_PID=""
+	fd_start || return
+	n=$(fctl ps --json | jq 'length')
+	if [ "$n" = 1 ]; then
+		state=$(fctl ps --json | jq -r '.[0].state')
+		id=$(fctl ps --json | jq -r '.[0].scenario_id')
+		assert_eq running "$state" "after a crash at $step the scenario left is running"
+		out=$(fctl exec "$id" learner_vm -- /bin/busybox echo alive 2>&1)
+		assert_eq alive "$out" "exec into the adopted scenario after a crash at $step"
+	else
+		assert_eq 0 "$n" "after a crash at $step: one live scenario or none"
+	fi
+	fd_destroy_all
+	fd_stop
+}
+
+test_crash_spawn() {
+	local s
+	for s in journal pin network container running; do crash_at "$s" spawn; done
+}
+
+test_crash_teardown() {
+	local s
+	for s in teardown teardown-containers teardown-network; do crash_at "$s" destroy; done
+}
+
+t_setup
+images_ready || { T_FAIL=1; t_done; }
+[ -n "${FORGED_ONLY:-}" ] && { t_case "$FORGED_ONLY" "$FORGED_ONLY"; t_done; }
+t_case "a paused track, a bad template name, an unknown scenario are refused" test_refusals
+t_case "netplus: 0 fresh, 1 after its solution, verified, nothing left" test_netplus
+t_case "ccna: 0 fresh, 1 after its solution, verified, nothing left" test_ccna
+t_case "cissp: 0 fresh, 1 after its solution, verified, nothing left" test_cissp
+t_case "crash at every spawn step: consistent or nothing left" test_crash_spawn
+t_case "crash at every teardown step: consistent or nothing left" test_crash_teardown
+t_done
