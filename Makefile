@@ -150,8 +150,10 @@ $(FORGED_FI): $(OBJ)/$(FORGED_MAIN:.c=.o) $(OBJ)/fi/runtime/scenario.o $(LIBS_AL
 	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJ)/$(FORGED_MAIN:.c=.o) $(OBJ)/fi/runtime/scenario.o \
 		$(LINK_ALL)
 
-$(BUILD)/forgectl: $(CLI_OBJ) $(LIBS_ALL)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LINK_ALL)
+# forgectl also links forge-api's library for dev-token and billing verify.
+$(BUILD)/forgectl: $(CLI_OBJ) $(LIBS_ALL) $(LIB_API)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) -Wl,--start-group $(LIBS_ALL) $(LIB_API) \
+		-Wl,--end-group $(call pc_libs,$(PKGS_ALL) $(PKGS_API))
 
 $(LIB_API): $(API_SRC:%.c=$(OBJ)/%.o)
 	@mkdir -p $(dir $@)

@@ -140,6 +140,8 @@ int api_config_load_secrets(struct api_config *c, char *generated, size_t genera
  * api_config_load_secrets but also reads <etc>/api-dev-jwt.secret. */
 int api_config_load_hs_secret(struct api_config *c, struct forge_err *err);
 void api_config_free(struct api_config *c);
+/* The plan named name (case-insensitive), or NULL. */
+const struct api_plan *api_plan_find(const struct api_config *c, const char *name);
 
 /* Binds, drops to c->user when root, opens the database, loads the policy and
  * serves until SIGTERM or SIGINT. Logs to stderr. */

@@ -144,7 +144,20 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, struct conn_req *cr, 
 	return ok;
 }
 
-static struct conn_req *conn_req_new(struct MHD_Connection *conn, const char *method)
+/* The route pattern of url, for the log and metrics of requests refused
+ * before dispatch (413, 415); "unmatched" when none. */
+static const char *route_label(const char *url)
+{
+	char param[API_NAME_MAX + 1];
+
+	for (size_t i = 0; i < api_n_routes; i++)
+		if (api_route_match(api_routes[i].pattern, url, param, sizeof(param)))
+			return api_routes[i].pattern;
+	return "unmatched";
+}
+
+static struct conn_req *conn_req_new(struct MHD_Connection *conn, const char *url,
+				     const char *method)
 {
 	struct conn_req *cr = calloc(1, sizeof(*cr));
 	const char *rid = header(conn, "X-Request-ID");
@@ -161,7 +174,7 @@ static struct conn_req *conn_req_new(struct MHD_Connection *conn, const char *me
 		forge_random_hex(cr->cid + 4, 20);
 	}
 	snprintf(cr->method, sizeof(cr->method), "%s", method);
-	cr->route = "unmatched";
+	cr->route = route_label(url);
 	return cr;
 }
 
@@ -192,7 +205,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	if (!cr) {
-		if (!(cr = *con_cls = conn_req_new(conn, method)))
+		if (!(cr = *con_cls = conn_req_new(conn, url, method)))
 			return MHD_NO;
 		return first_call(h, conn, cr);
 	}
@@ -230,8 +243,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	snprintf(req.cid, sizeof(req.cid), "%s", cr->cid);
 	api_response_init(&resp);
 	api_dispatch(h->ctx, &req, &resp);
-	if (req.route)
-		cr->route = req.route->pattern;
 	snprintf(cr->tenant, sizeof(cr->tenant), "%s", req.tenant);
 	enum MHD_Result ok = send_response(conn, cr, &resp);
 	api_response_clear(&resp);

@@ -92,7 +92,6 @@ int api_authenticate(const struct api_config *c, const char *authorization,
 		     const char *entitlement, const char *plan_header, int64_t now,
 		     struct api_identity *id, struct api_denial *d);
 void api_identity_clear(struct api_identity *id);
-const struct api_plan *api_plan_find(const struct api_config *c, const char *name);
 bool api_plan_has_track(const struct api_plan *p, const char *track);
 /* "forge.spawn" -> API_ROLE_SPAWN; 0 when not a Forge role. */
 unsigned api_role_bit(const char *name);

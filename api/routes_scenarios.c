@@ -410,8 +410,15 @@ static int spawn_run(struct spawn *sp, struct api_request *req, struct api_respo
 					out.reasons);
 		break;
 	case API_RESERVED:
-		if (spawn_forged(sp, req, tpl, resp) && resp->status != 201 &&
-		    api_db_spawn_abort(ctx->db, sp->rec.scenario_id, &err))
+		/* Slow forged spawns may hold only some of the HTTP threads. */
+		if (atomic_fetch_add(&ctx->spawns_in_flight, 1) >= ctx->cfg->max_spawns_in_flight) {
+			resp->retry_after = 1;
+			api_fail(resp, req, 503, "unavailable", "too many spawns in flight");
+		} else {
+			spawn_forged(sp, req, tpl, resp);
+		}
+		atomic_fetch_sub(&ctx->spawns_in_flight, 1);
+		if (resp->status != 201 && api_db_spawn_abort(ctx->db, sp->rec.scenario_id, &err))
 			forge_log(FORGE_LOG_ERROR, "reservation not released", "scenario_id",
 				  sp->rec.scenario_id, "error", err.msg, NULL);
 		break;
@@ -431,13 +438,7 @@ int api_h_spawn(struct api_ctx *ctx, struct api_request *req, const struct api_i
 	const char *track = "unknown";
 
 	if (body && spawn_parse(&sp, req, body, resp) == 0) {
-		if (atomic_fetch_add(&ctx->spawns_in_flight, 1) >= ctx->cfg->max_spawns_in_flight) {
-			resp->retry_after = 1;
-			api_fail(resp, req, 503, "unavailable", "too many spawns in flight");
-		} else {
-			spawn_run(&sp, req, resp);
-		}
-		atomic_fetch_sub(&ctx->spawns_in_flight, 1);
+		spawn_run(&sp, req, resp);
 		/* Only tracks forged offers become label values. */
 		if (sp.known_track)
 			track = sp.track;

@@ -106,10 +106,10 @@ static void netplus_fill(struct netplus *n)
 	n->refs0[0] = n->art[0].name;
 	for (i = 0; i < 4; i++)
 		n->refs1[i] = n->art[i + 1].name;
-	n->crit[0] = (struct forge_criterion_result){"route_to_target_net", true, 1, n->refs0, 1,
-						      "passed"};
-	n->crit[1] = (struct forge_criterion_result){"target_web_reachable", true, 2, n->refs1, 4,
-						      "passed"};
+	n->crit[0] =
+	    (struct forge_criterion_result){"route_to_target_net", true, 1, n->refs0, 1, "passed"};
+	n->crit[1] =
+	    (struct forge_criterion_result){"target_web_reachable", true, 2, n->refs1, 4, "passed"};
 	n->images[0] = (struct forge_image_digest){"learner_vm", SHA_IMG};
 	n->images[1] = (struct forge_image_digest){"router", SHA_IMG};
 	n->images[2] = (struct forge_image_digest){"target_server", SHA_IMG};
@@ -195,12 +195,24 @@ static long long peer_once(const char *dir, const char *key, unsigned long round
 		printf("error peer: mkdir %s: %s\n", out, strerror(errno));
 		return -1;
 	}
-	char *const tar_argv[] = {"tar", "--zstd", "--sort=name", "--format=ustar", "--owner=0",
-				  "--group=0", "--numeric-owner", "--mtime=@0",
-				  "--mode=u=rw,go=r", "-C", in, "-cf", tarball, "criteria", NULL};
+	char *const tar_argv[] = {"tar",
+				  "--zstd",
+				  "--sort=name",
+				  "--format=ustar",
+				  "--owner=0",
+				  "--group=0",
+				  "--numeric-owner",
+				  "--mtime=@0",
+				  "--mode=u=rw,go=r",
+				  "-C",
+				  in,
+				  "-cf",
+				  tarball,
+				  "criteria",
+				  NULL};
 	char *const sum_argv[] = {"sha256sum", score, tarball, NULL};
-	char *const sign_argv[] = {"openssl", "pkeyutl", "-sign", "-inkey", (char *)key,
-				   "-rawin", "-in", manifest, "-out", sig, NULL};
+	char *const sign_argv[] = {"openssl", "pkeyutl", "-sign", "-inkey", (char *)key, "-rawin",
+				   "-in",     manifest,	 "-out",  sig,	    NULL};
 	t0 = now_ns();
 	if (peer_run(tar_argv, NULL, log) < 0 || peer_run(sum_argv, manifest, log) < 0 ||
 	    peer_run(sign_argv, NULL, log) < 0)
@@ -219,7 +231,8 @@ static int peer_prepare(const char *dir, const struct forge_paths *p, const stru
 
 	for (i = 0; i < 5 && rc == 0; i++) {
 		snprintf(path, sizeof(path), "%.2000s/peer-in/%s", dir, n->art[i].name);
-		for (slash = strchr(path + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		for (slash = strchr(path + strlen(dir) + 1, '/'); slash;
+		     slash = strchr(slash + 1, '/')) {
 			*slash = '\0';
 			if (mkdir(path, 0755) < 0 && errno != EEXIST)
 				rc = -errno;
@@ -283,7 +296,8 @@ static int positive(const char *s, int max)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: scoring --dir SCRATCH --peer-key KEY.pem [--runs N] [--warmup N]\n");
+	fprintf(stderr,
+		"usage: scoring --dir SCRATCH --peer-key KEY.pem [--runs N] [--warmup N]\n");
 }
 
 int main(int argc, char **argv)
@@ -305,7 +319,8 @@ int main(int argc, char **argv)
 			dir = argv[i + 1];
 		else if (strcmp(argv[i], "--peer-key") == 0)
 			key = argv[i + 1];
-		else if (strcmp(argv[i], "--runs") == 0 && (runs = positive(argv[i + 1], MAX_RUNS)) > 0)
+		else if (strcmp(argv[i], "--runs") == 0 &&
+			 (runs = positive(argv[i + 1], MAX_RUNS)) > 0)
 			continue;
 		else if (strcmp(argv[i], "--warmup") == 0 &&
 			 (warmup = positive(argv[i + 1], 1000)) >= 0)
@@ -377,7 +392,8 @@ int main(int argc, char **argv)
 	stats(fs, runs, s[0]);
 	stats(fa, runs, s[1]);
 	stats(ps, runs, s[2]);
-	printf("\n%-12s %10s %10s %10s %10s\n", "runner", "median_ms", "p10_ms", "p90_ms", "min_ms");
+	printf("\n%-12s %10s %10s %10s %10s\n", "runner", "median_ms", "p10_ms", "p90_ms",
+	       "min_ms");
 	printf("%-12s %10.3f %10.3f %10.3f %10.3f\n", "forge", s[0][0], s[0][1], s[0][2], s[0][3]);
 	printf("%-12s %10.3f %10.3f %10.3f %10.3f\n", "forge+audit", s[1][0], s[1][1], s[1][2],
 	       s[1][3]);

@@ -47,16 +47,11 @@ die() {
 	exit 1
 }
 
-case ${1:-} in
--h | --help)
+if [ $# -gt 0 ]; then
+	[ "$1" = --help ] || [ "$1" = -h ] || die "no arguments: settings are environment variables (--help)"
 	sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
 	exit 0
-	;;
-"") ;;
-*) die "unknown argument: $1 (see --help)" ;;
-esac
-[[ $runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
-[[ $warmup =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer"
+fi
 [ -x "$bin" ] || die "no $bin (run: make build/bench/scoring)"
 for t in tar zstd sha256sum openssl; do
 	command -v $t >/dev/null || die "$t not installed (the peer needs it)"

@@ -68,8 +68,9 @@ static int sub_opts(const char *name, int argc, char **argv, const char **name_t
 		if (c == ':')
 			return cli_fail(EXIT_USAGE, "image", "%s %s: requires a value", name,
 					argv[optind - 1]);
-		return cli_fail(EXIT_USAGE, "image", "%s: unknown option %s (see forgectl image %s "
-						     "--help)",
+		return cli_fail(EXIT_USAGE, "image",
+				"%s: unknown option %s (see forgectl image %s "
+				"--help)",
 				name, argv[optind - 1], name);
 	}
 	return -1;
@@ -158,8 +159,9 @@ int cmd_image(const struct cli_globals *g, int argc, char **argv)
 	for (size_t i = 0; i < sizeof(sub_usage) / sizeof(sub_usage[0]); i++)
 		known |= strcmp(sub_usage[i][0], sub) == 0;
 	if (!known)
-		return cli_fail(EXIT_USAGE, "image", "unknown command \"%s\" (see forgectl image "
-						     "--help)",
+		return cli_fail(EXIT_USAGE, "image",
+				"unknown command \"%s\" (see forgectl image "
+				"--help)",
 				sub);
 	rc = sub_opts(sub, argc - 1, argv + 1, strcmp(sub, "import") == 0 ? &name_tag : NULL);
 	if (rc >= 0)
@@ -199,7 +201,8 @@ int cmd_image(const struct cli_globals *g, int argc, char **argv)
 		return rc;
 	}
 	if (forge_image_remove(&paths, argv[optind], &err) < 0)
-		return cli_fail(err.code == -ENOENT || err.code == -EINVAL ? EXIT_USAGE : EXIT_SETUP,
+		return cli_fail(err.code == -ENOENT || err.code == -EINVAL ? EXIT_USAGE
+									   : EXIT_SETUP,
 				"image rm", "%s", err.msg);
 	printf("untagged %s\n", argv[optind]);
 	return 0;

@@ -327,7 +327,8 @@ static int apply_image(const struct forge_paths *p, struct run_opts *o, struct i
 	size_t n = 0;
 
 	if (forge_image_resolve(p, o->image, &ix->img, &err) < 0)
-		return cli_fail(err.code == -ENOENT || err.code == -EINVAL ? EXIT_USAGE : EXIT_SETUP,
+		return cli_fail(err.code == -ENOENT || err.code == -EINVAL ? EXIT_USAGE
+									   : EXIT_SETUP,
 				"run", "--image: %s", err.msg);
 	img = ix->img;
 	if (o->n_layers + img->n_layers > MAX_LAYERS)
@@ -386,7 +387,8 @@ static int run_spec(const struct forge_paths *p, struct run_opts *o)
 		char hex[9];
 		forge_random_hex(hex, 8);
 		r = (uint32_t)strtoul(hex, NULL, 16);
-		o->spec.host_uid = o->spec.host_gid = (uid_t)(2 * UID_BLOCK + (r % 4000) * UID_BLOCK);
+		o->spec.host_uid = o->spec.host_gid =
+		    (uid_t)(2 * UID_BLOCK + (r % 4000) * UID_BLOCK);
 	}
 	o->spec.name = name;
 	o->spec.cgroup = cgroup;

@@ -88,7 +88,34 @@ static bool cli_help(int argc, char **argv, const char *usage)
 	return false;
 }
 
-/* --keys DIR or --pubkey FILE (at most one); kind is "verdict" or "audit". */
+/* A command with subcommands ("audit verify", "keys rotate"): each gets argv
+ * from the subcommand's name on. */
+struct cli_sub {
+	const char *name;
+	int (*fn)(const struct forge_paths *p, int argc, char **argv);
+};
+
+static int cli_dispatch(const struct cli_globals *g, const char *cmd, const char *usage,
+			const struct cli_sub *subs, int argc, char **argv)
+{
+	struct forge_paths p;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	rc = cli_paths(g, cmd, &p);
+	if (rc)
+		return rc;
+	for (; subs->name; subs++)
+		if (strcmp(argv[1], subs->name) == 0)
+			return subs->fn(&p, argc - 1, argv + 1);
+	return cli_fail(EXIT_USAGE, cmd, "unknown subcommand \"%s\" (see forgectl %s --help)",
+			argv[1], cmd);
+}
+
+/* --keys DIR or --pubkey FILE (at most one, and --pubkey only where pubkey_ok). */
 struct key_opts {
 	const char *keys_dir;
 	const char *pubkey;
@@ -113,7 +140,8 @@ static int cli_parse_keys(const char *cmd, int argc, char **argv, bool pubkey_ok
 		else if (c == ':')
 			return cli_fail(EXIT_USAGE, cmd, "%s: requires a value", argv[optind - 1]);
 		else
-			return cli_fail(EXIT_USAGE, cmd, "%s: unknown option (see forgectl %s --help)",
+			return cli_fail(EXIT_USAGE, cmd,
+					"%s: unknown option (see forgectl %s --help)",
 					argv[optind - 1], cmd);
 	}
 	if (k->keys_dir && k->pubkey)
@@ -151,8 +179,9 @@ int cmd_verify(const struct cli_globals *g, int argc, char **argv)
 	if (rc)
 		return rc;
 	if (argc - optind != 1)
-		return cli_fail(EXIT_USAGE, "verify", "one results directory expected (see "
-						      "forgectl verify --help)");
+		return cli_fail(EXIT_USAGE, "verify",
+				"one results directory expected (see "
+				"forgectl verify --help)");
 	if (cli_load_keys(&p, &k, FORGE_KEY_VERDICT, &ks, &err) < 0)
 		return cli_fail(EXIT_BAD, "verify", "verdict keys: %s", err.msg);
 	rc = forge_results_verify(argv[optind], &ks, &res, &err);
@@ -194,12 +223,13 @@ static int audit_verify_cmd(const struct forge_paths *p, int argc, char **argv)
 	return 0;
 }
 
-static int audit_repair_cmd(const struct forge_paths *p, int argc)
+static int audit_repair_cmd(const struct forge_paths *p, int argc, char **argv)
 {
 	struct forge_audit_repair rep;
 	struct forge_err err = {0};
 	char actor[64];
 
+	(void)argv;
 	if (argc != 1)
 		return cli_fail(EXIT_USAGE, "audit repair", "no arguments expected");
 	cli_actor(actor, sizeof(actor));
@@ -216,22 +246,13 @@ static int audit_repair_cmd(const struct forge_paths *p, int argc)
 
 int cmd_audit(const struct cli_globals *g, int argc, char **argv)
 {
-	struct forge_paths p;
-	int rc;
+	static const struct cli_sub subs[] = {
+	    {"verify", audit_verify_cmd},
+	    {"repair", audit_repair_cmd},
+	    {NULL, NULL},
+	};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(audit_usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
-	}
-	rc = cli_paths(g, "audit", &p);
-	if (rc)
-		return rc;
-	if (strcmp(argv[1], "verify") == 0)
-		return audit_verify_cmd(&p, argc - 1, argv + 1);
-	if (strcmp(argv[1], "repair") == 0)
-		return audit_repair_cmd(&p, argc - 1);
-	return cli_fail(EXIT_USAGE, "audit", "unknown subcommand \"%s\" (see forgectl audit --help)",
-			argv[1]);
+	return cli_dispatch(g, "audit", audit_usage, subs, argc, argv);
 }
 
 /* ------------------------------------------------------------ keys */
@@ -290,22 +311,13 @@ static int keys_rotate_cmd(const struct forge_paths *p, int argc, char **argv)
 
 int cmd_keys(const struct cli_globals *g, int argc, char **argv)
 {
-	struct forge_paths p;
-	int rc;
+	static const struct cli_sub subs[] = {
+	    {"list", keys_list_cmd},
+	    {"rotate", keys_rotate_cmd},
+	    {NULL, NULL},
+	};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(keys_usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
-	}
-	rc = cli_paths(g, "keys", &p);
-	if (rc)
-		return rc;
-	if (strcmp(argv[1], "list") == 0)
-		return keys_list_cmd(&p, argc - 1, argv + 1);
-	if (strcmp(argv[1], "rotate") == 0)
-		return keys_rotate_cmd(&p, argc - 1, argv + 1);
-	return cli_fail(EXIT_USAGE, "keys", "unknown subcommand \"%s\" (see forgectl keys --help)",
-			argv[1]);
+	return cli_dispatch(g, "keys", keys_usage, subs, argc, argv);
 }
 
 /* ------------------------------------------------------------ cleanup */
@@ -313,9 +325,9 @@ int cmd_keys(const struct cli_globals *g, int argc, char **argv)
 static void cleanup_print(const struct forge_cleanup_entry *e, void *arg)
 {
 	static const char *const what[] = {
-	    [FORGE_CLEANUP_DELETED] = "deleted",   [FORGE_CLEANUP_WOULD_DELETE] = "would delete",
-	    [FORGE_CLEANUP_HELD] = "held",	   [FORGE_CLEANUP_KEPT] = "kept",
-	    [FORGE_CLEANUP_SKIPPED] = "skipped",   [FORGE_CLEANUP_INCOMPLETE] = "incomplete",
+	    [FORGE_CLEANUP_DELETED] = "deleted", [FORGE_CLEANUP_WOULD_DELETE] = "would delete",
+	    [FORGE_CLEANUP_HELD] = "held",	 [FORGE_CLEANUP_KEPT] = "kept",
+	    [FORGE_CLEANUP_SKIPPED] = "skipped", [FORGE_CLEANUP_INCOMPLETE] = "incomplete",
 	};
 	bool dry = *(const bool *)arg;
 
@@ -357,9 +369,10 @@ int cmd_cleanup(const struct cli_globals *g, int argc, char **argv)
 			days = strtoul(optarg, &end, 10);
 			if (errno || end == optarg || *end || optarg[0] == '-' ||
 			    days > FORGE_RETENTION_DAYS_MAX)
-				return cli_fail(EXIT_USAGE, "cleanup",
-						"--older-than: \"%s\" is not a number of days (0..%d)",
-						optarg, FORGE_RETENTION_DAYS_MAX);
+				return cli_fail(
+				    EXIT_USAGE, "cleanup",
+				    "--older-than: \"%s\" is not a number of days (0..%d)", optarg,
+				    FORGE_RETENTION_DAYS_MAX);
 			o.older_than_days = (unsigned)days;
 			have_days = true;
 			break;
@@ -375,8 +388,9 @@ int cmd_cleanup(const struct cli_globals *g, int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1 || strcmp(argv[optind], "results") != 0)
-		return cli_fail(EXIT_USAGE, "cleanup", "usage: forgectl cleanup results "
-						       "--older-than DAYS [--dry-run]");
+		return cli_fail(EXIT_USAGE, "cleanup",
+				"usage: forgectl cleanup results "
+				"--older-than DAYS [--dry-run]");
 	if (!have_days)
 		return cli_fail(EXIT_USAGE, "cleanup", "--older-than DAYS is required");
 	rc = cli_paths(g, "cleanup", &p);
@@ -415,8 +429,8 @@ int cmd_hold(const struct cli_globals *g, int argc, char **argv)
 	cli_actor(actor, sizeof(actor));
 	rc = forge_hold_set(&p, argv[1], hold, actor, &err);
 	if (rc < 0)
-		return cli_fail(rc == -EINVAL ? EXIT_USAGE : rc == -EEXIST || rc == -ENOENT
-								 ? EXIT_BAD
+		return cli_fail(rc == -EINVAL			 ? EXIT_USAGE
+				: rc == -EEXIST || rc == -ENOENT ? EXIT_BAD
 								 : EXIT_SETUP,
 				argv[0], "%s", err.msg);
 	printf("%s %s\n", hold ? "held" : "released", argv[1]);

@@ -183,8 +183,8 @@ int forge_paths_ensure(const struct forge_paths *p, struct forge_err *err);
 #define FORGE_ED25519_PUBLIC_BYTES 32
 #define FORGE_ED25519_SEED_BYTES   32
 #define FORGE_ED25519_SECRET_BYTES 64 /* libsodium's layout: seed || public key */
-#define FORGE_ED25519_SIG_BYTES    64
-#define FORGE_HMAC_SHA256_BYTES    32
+#define FORGE_ED25519_SIG_BYTES	   64
+#define FORGE_HMAC_SHA256_BYTES	   32
 #define FORGE_KEY_ID_LEN	   16 /* hex characters */
 
 /* A fresh key pair from the system's randomness, or, when seed is non-NULL,
@@ -196,8 +196,8 @@ void forge_ed25519_sign(uint8_t sig[FORGE_ED25519_SIG_BYTES], const void *msg, s
 			const uint8_t sk[FORGE_ED25519_SECRET_BYTES]);
 /* True when sig is pk's signature of msg (libsodium refuses non-canonical
  * signatures and small-order keys). */
-bool forge_ed25519_verify(const uint8_t sig[FORGE_ED25519_SIG_BYTES], const void *msg,
-			  size_t len, const uint8_t pk[FORGE_ED25519_PUBLIC_BYTES]);
+bool forge_ed25519_verify(const uint8_t sig[FORGE_ED25519_SIG_BYTES], const void *msg, size_t len,
+			  const uint8_t pk[FORGE_ED25519_PUBLIC_BYTES]);
 /* How Forge names a public key: the first 16 hex characters of sha256(pk). */
 void forge_key_id(const uint8_t pk[FORGE_ED25519_PUBLIC_BYTES], char out[FORGE_KEY_ID_LEN + 1]);
 /* True when s is 16 lowercase hex characters. */

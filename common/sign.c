@@ -24,8 +24,8 @@ void forge_ed25519_sign(uint8_t sig[FORGE_ED25519_SIG_BYTES], const void *msg, s
 	crypto_sign_detached(sig, NULL, msg, len, sk);
 }
 
-bool forge_ed25519_verify(const uint8_t sig[FORGE_ED25519_SIG_BYTES], const void *msg,
-			  size_t len, const uint8_t pk[FORGE_ED25519_PUBLIC_BYTES])
+bool forge_ed25519_verify(const uint8_t sig[FORGE_ED25519_SIG_BYTES], const void *msg, size_t len,
+			  const uint8_t pk[FORGE_ED25519_PUBLIC_BYTES])
 {
 	return crypto_sign_verify_detached(sig, msg, len, pk) == 0;
 }
@@ -87,8 +87,8 @@ int forge_base64url_encode(char *out, size_t outsz, const void *data, size_t len
 	size_t need = forge_base64url_len(len) + 1;
 
 	if (!out || outsz < need)
-		return forge_err_set(err, -ENOBUFS, "base64url: %zu bytes need %zu characters",
-				     len, need);
+		return forge_err_set(err, -ENOBUFS, "base64url: %zu bytes need %zu characters", len,
+				     need);
 	if (!data && len)
 		return forge_err_set(err, -EINVAL, "base64url: no data");
 	sodium_bin2base64(out, outsz, data, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);

@@ -23,7 +23,7 @@
 
 #include "common/common.h"
 
-#define FORGE_DIGEST_MAX    72	/* "sha256:" + 64 hex + NUL */
+#define FORGE_DIGEST_MAX     72	 /* "sha256:" + 64 hex + NUL */
 #define FORGE_IMAGE_NAME_MAX 255 /* components [a-z0-9][a-z0-9._-]* joined by '/' */
 #define FORGE_IMAGE_TAG_MAX  128 /* [A-Za-z0-9_][A-Za-z0-9._-]{0,127} */
 
@@ -31,8 +31,8 @@
 
 struct forge_image_ref {
 	char name[FORGE_IMAGE_NAME_MAX + 1];
-	char tag[FORGE_IMAGE_TAG_MAX + 1];  /* "" when the ref is by digest */
-	char digest[FORGE_DIGEST_MAX];	    /* "" when the ref is by tag */
+	char tag[FORGE_IMAGE_TAG_MAX + 1]; /* "" when the ref is by digest */
+	char digest[FORGE_DIGEST_MAX];	   /* "" when the ref is by tag */
 };
 
 /* Parses "name:tag" or "name@sha256:<64 lowercase hex>". Names are components
@@ -81,11 +81,11 @@ struct forge_image_config {
 };
 
 struct forge_image {
-	char digest[FORGE_DIGEST_MAX];	      /* the manifest's */
+	char digest[FORGE_DIGEST_MAX]; /* the manifest's */
 	char config_digest[FORGE_DIGEST_MAX];
 	size_t n_layers;
-	char **layer_digests;	  /* stored (tar.zst) blobs, manifest order: bottom-most first */
-	const char **lowerdirs;	  /* absolute unpacked dirs, top-most first (runtime order) */
+	char **layer_digests;	/* stored (tar.zst) blobs, manifest order: bottom-most first */
+	const char **lowerdirs; /* absolute unpacked dirs, top-most first (runtime order) */
 	struct forge_image_config config;
 };
 
@@ -123,7 +123,7 @@ int forge_image_gc(const struct forge_paths *paths, json_t **freed, uint64_t *by
  * not exist is not an error. */
 int forge_image_pin(const struct forge_paths *paths, const char *digest, const char *scenario_id,
 		    struct forge_err *err);
-int forge_image_unpin(const struct forge_paths *paths, const char *digest,
-		      const char *scenario_id, struct forge_err *err);
+int forge_image_unpin(const struct forge_paths *paths, const char *digest, const char *scenario_id,
+		      struct forge_err *err);
 
 #endif /* FORGE_IMAGES_H */

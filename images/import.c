@@ -30,27 +30,27 @@
 #define COPY_BUF (1u << 20)
 
 struct layer_in {
-	char *src;	/* path in the source */
-	char want[65];	/* the blob's sha256, "" when unknown (docker legacy) */
+	char *src;	 /* path in the source */
+	char want[65];	 /* the blob's sha256, "" when unknown (docker legacy) */
 	json_int_t size; /* -1 when unknown */
 };
 
 struct layer_out {
-	int fd;		   /* the stored (zstd) blob, staged */
-	char hex[65];	   /* its sha256 */
+	int fd;	      /* the stored (zstd) blob, staged */
+	char hex[65]; /* its sha256 */
 	uint64_t size;
-	char dir[32];	   /* unpacked into stage/dir; "" when the store has it already */
+	char dir[32]; /* unpacked into stage/dir; "" when the store has it already */
 };
 
 struct imp {
 	const struct forge_image_limits *lim;
 	struct img_store s;
-	int stage;		 /* tmp/<stage_name>, flock'd */
+	int stage; /* tmp/<stage_name>, flock'd */
 	char stage_name[32];
-	int src;		 /* the layout or docker dir */
-	bool src_private;	 /* src is our own unpacked copy of an archive */
-	const char *source;	 /* as given, for messages */
-	bool named;		 /* --name given: name_tag and tag are it */
+	int src;	    /* the layout or docker dir */
+	bool src_private;   /* src is our own unpacked copy of an archive */
+	const char *source; /* as given, for messages */
+	bool named;	    /* --name given: name_tag and tag are it */
 	char name_tag[FORGE_IMAGE_NAME_MAX + FORGE_IMAGE_TAG_MAX + 2];
 	char tag[FORGE_IMAGE_TAG_MAX + 1];
 	json_t *config;
@@ -88,8 +88,7 @@ static int stage_create(struct imp *im, struct forge_err *err)
 		im->stage = openat(im->s.tmp, im->stage_name,
 				   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (im->stage < 0 || flock(im->stage, LOCK_EX | LOCK_NB) < 0)
-			rc = forge_err_errno(err, errno, "import: lock staging %s",
-					     im->stage_name);
+			rc = forge_err_errno(err, errno, "import: lock staging %s", im->stage_name);
 	}
 	img_store_unlock(&im->s);
 	return rc;
@@ -153,8 +152,8 @@ static int descriptor(const json_t *d, const char *what, char hex[65], json_int_
 	if (!json_is_object(d))
 		return forge_err_set(err, -EINVAL, "%s: not a descriptor object", what);
 	if (!forge_digest_is_valid(digest))
-		return forge_err_set(err, -EINVAL, "%s: digest \"%s\" is not sha256:<64 hex>",
-				     what, digest ? digest : "");
+		return forge_err_set(err, -EINVAL, "%s: digest \"%s\" is not sha256:<64 hex>", what,
+				     digest ? digest : "");
 	if (!json_is_integer(sz) || json_integer_value(sz) < 0)
 		return forge_err_set(err, -EINVAL, "%s: no valid size", what);
 	memcpy(hex, digest + 7, 65);
@@ -227,8 +226,9 @@ static int choose_manifest(struct imp *im, json_t *index, int depth, json_t **ma
 	if (!pick && n == 1)
 		pick = json_array_get(list, 0);
 	if (!pick && depth > 0)
-		return forge_err_set(err, -EINVAL, "%s: no manifest for linux/%s in the image index",
-				     im->source, go_arch());
+		return forge_err_set(err, -EINVAL,
+				     "%s: no manifest for linux/%s in the image index", im->source,
+				     go_arch());
 	if (!pick || hits > 1)
 		return forge_err_set(err, -EINVAL,
 				     "%s: index.json lists %zu images; pass --name NAME:TAG "
@@ -259,6 +259,20 @@ static int choose_manifest(struct imp *im, json_t *index, int depth, json_t **ma
 	return rc;
 }
 
+/* im->in for the layers array of what ("manifest", "manifest.json"). */
+static int alloc_layers(struct imp *im, const json_t *layers, const char *what,
+			struct forge_err *err)
+{
+	im->n = json_array_size(layers);
+	if (im->n == 0 || im->n > IMG_MAX_LAYERS)
+		return forge_err_set(err, -EINVAL, "%s: %s has %zu layers (1 to %d)", im->source,
+				     what, im->n, IMG_MAX_LAYERS);
+	im->in = calloc(im->n, sizeof(*im->in));
+	if (!im->in)
+		return forge_err_set(err, -ENOMEM, "import: out of memory");
+	return 0;
+}
+
 static int read_oci(struct imp *im, struct forge_err *err)
 {
 	json_t *layout = NULL, *index = NULL, *m = NULL, *l;
@@ -271,8 +285,9 @@ static int read_oci(struct imp *im, struct forge_err *err)
 	if (rc == 0 && strcmp(str_at(layout, "imageLayoutVersion") ?: "", "1.0.0") != 0)
 		rc = forge_err_set(err, -EINVAL, "%s: oci-layout: imageLayoutVersion is not 1.0.0",
 				   im->source);
-	if (rc < 0 || (rc = img_json_blob(im->src, "index.json", NULL, "index.json", &index, NULL,
-					  NULL, err)) < 0 ||
+	if (rc < 0 ||
+	    (rc = img_json_blob(im->src, "index.json", NULL, "index.json", &index, NULL, NULL,
+				err)) < 0 ||
 	    (rc = choose_manifest(im, index, 0, &m, err)) < 0)
 		goto out;
 	const char *mt = str_at(m, "mediaType");
@@ -282,21 +297,13 @@ static int read_oci(struct imp *im, struct forge_err *err)
 				   im->source, mt);
 		goto out;
 	}
-	if ((rc = descriptor(json_object_get(m, "config"), "manifest config", hex, &size, err)) < 0 ||
+	if ((rc = descriptor(json_object_get(m, "config"), "manifest config", hex, &size, err)) <
+		0 ||
 	    (rc = layout_json(im, hex, "config", &im->config, err)) < 0)
 		goto out;
 	json_t *layers = json_object_get(m, "layers");
-	im->n = json_array_size(layers);
-	if (im->n == 0 || im->n > IMG_MAX_LAYERS) {
-		rc = forge_err_set(err, -EINVAL, "%s: manifest has %zu layers (1 to %d)", im->source,
-				   im->n, IMG_MAX_LAYERS);
+	if ((rc = alloc_layers(im, layers, "manifest", err)) < 0)
 		goto out;
-	}
-	im->in = calloc(im->n, sizeof(*im->in));
-	if (!im->in) {
-		rc = forge_err_set(err, -ENOMEM, "import: out of memory");
-		goto out;
-	}
 	json_array_foreach(layers, i, l)
 	{
 		char what[48];
@@ -307,7 +314,8 @@ static int read_oci(struct imp *im, struct forge_err *err)
 		/* Compression comes from the bytes; the type only has to be a layer. */
 		if (strncmp(lmt, "application/vnd.oci.image.layer.v1.tar", 38) != 0 &&
 		    strncmp(lmt, "application/vnd.docker.image.rootfs.diff.tar", 44) != 0) {
-			rc = forge_err_set(err, -EINVAL, "%s: layer %s: media type \"%s\" not supported",
+			rc = forge_err_set(err, -EINVAL,
+					   "%s: layer %s: media type \"%s\" not supported",
 					   im->source, str_at(l, "digest"), lmt);
 			goto out;
 		}
@@ -376,8 +384,9 @@ static int read_docker(struct imp *im, struct forge_err *err)
 	}
 	tags = json_object_get(pick, "RepoTags");
 	if (!im->name_tag[0] && !take_name(im, json_string_value(json_array_get(tags, 0)))) {
-		rc = forge_err_set(err, -EINVAL, "%s: the image has no usable RepoTags; pass --name "
-						 "NAME:TAG",
+		rc = forge_err_set(err, -EINVAL,
+				   "%s: the image has no usable RepoTags; pass --name "
+				   "NAME:TAG",
 				   im->source);
 		goto out;
 	}
@@ -392,21 +401,13 @@ static int read_docker(struct imp *im, struct forge_err *err)
 	if (rc < 0)
 		goto out;
 	layers = json_object_get(pick, "Layers");
-	im->n = json_array_size(layers);
-	if (im->n == 0 || im->n > IMG_MAX_LAYERS) {
-		rc = forge_err_set(err, -EINVAL, "%s: manifest.json: %zu layers (1 to %d)",
-				   im->source, im->n, IMG_MAX_LAYERS);
+	if ((rc = alloc_layers(im, layers, "manifest.json", err)) < 0)
 		goto out;
-	}
-	im->in = calloc(im->n, sizeof(*im->in));
-	if (!im->in) {
-		rc = forge_err_set(err, -ENOMEM, "import: out of memory");
-		goto out;
-	}
 	json_array_foreach(layers, i, l)
 	{
 		if (!json_is_string(l) || !(im->in[i].src = strdup(json_string_value(l)))) {
-			rc = forge_err_set(err, -EINVAL, "%s: manifest.json: Layers[%zu] is not a path",
+			rc = forge_err_set(err, -EINVAL,
+					   "%s: manifest.json: Layers[%zu] is not a path",
 					   im->source, i);
 			goto out;
 		}
@@ -425,17 +426,18 @@ static int check_config(struct imp *im, struct forge_err *err)
 	json_t *ids = json_object_get(rootfs, "diff_ids");
 
 	if (strcmp(str_at(rootfs, "type") ?: "", "layers") != 0 || !json_is_array(ids))
-		return forge_err_set(err, -EINVAL, "%s: config: rootfs is not {type: layers, "
-						   "diff_ids: [...]}",
+		return forge_err_set(err, -EINVAL,
+				     "%s: config: rootfs is not {type: layers, "
+				     "diff_ids: [...]}",
 				     im->source);
 	if (json_array_size(ids) != im->n)
-		return forge_err_set(err, -EINVAL,
-				     "%s: config: %zu rootfs.diff_ids for %zu layers", im->source,
-				     json_array_size(ids), im->n);
+		return forge_err_set(err, -EINVAL, "%s: config: %zu rootfs.diff_ids for %zu layers",
+				     im->source, json_array_size(ids), im->n);
 	for (size_t i = 0; i < im->n; i++)
 		if (!forge_digest_is_valid(json_string_value(json_array_get(ids, i))))
-			return forge_err_set(err, -EINVAL, "%s: config: rootfs.diff_ids[%zu] is not "
-							   "a sha256 digest",
+			return forge_err_set(err, -EINVAL,
+					     "%s: config: rootfs.diff_ids[%zu] is not "
+					     "a sha256 digest",
 					     im->source, i);
 	return 0;
 }
@@ -534,10 +536,9 @@ static int stage_blob(struct imp *im, size_t i, char hex[65], struct forge_err *
 				   "%s: layer sha256:%s: digest mismatch (content is sha256:%s)",
 				   im->source, in->want, got);
 	if (rc == 0 && in->size >= 0 && (uint64_t)in->size != size)
-		rc = forge_err_set(err, -EBADMSG,
-				   "%s: layer sha256:%s: %llu bytes, the descriptor says %lld",
-				   im->source, in->want, (unsigned long long)size,
-				   (long long)in->size);
+		rc = forge_err_set(
+		    err, -EBADMSG, "%s: layer sha256:%s: %llu bytes, the descriptor says %lld",
+		    im->source, in->want, (unsigned long long)size, (long long)in->size);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -584,7 +585,8 @@ static int import_layer(struct imp *im, size_t i, struct forge_err *err)
 		snprintf(o->dir, sizeof(o->dir), "layer-%zu", i);
 		u.dirfd = stage_dir(im, o->dir, err);
 		if (u.dirfd < 0 || fchmod(u.dirfd, 0755) < 0) {
-			rc = u.dirfd < 0 ? u.dirfd : forge_err_errno(err, errno, "chmod %s", o->dir);
+			rc =
+			    u.dirfd < 0 ? u.dirfd : forge_err_errno(err, errno, "chmod %s", o->dir);
 			goto out;
 		}
 	}
@@ -697,13 +699,13 @@ static int build_manifest(struct imp *im, char **manifest, char **config, struct
 	}
 	forge_sha256_hex(*config, strlen(*config), cfg_hex);
 	for (size_t i = 0; i < im->n; i++)
-		json_array_append_new(layers, json_pack("{s:s,s:s+,s:I}", "mediaType",
-							MT_OCI_LAYER_ZST, "digest", "sha256:",
-							im->out[i].hex, "size",
-							(json_int_t)im->out[i].size));
+		json_array_append_new(layers,
+				      json_pack("{s:s,s:s+,s:I}", "mediaType", MT_OCI_LAYER_ZST,
+						"digest", "sha256:", im->out[i].hex, "size",
+						(json_int_t)im->out[i].size));
 	m = json_pack("{s:i,s:s,s:{s:s,s:s+,s:I},s:o}", "schemaVersion", 2, "mediaType",
-		      MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest", "sha256:",
-		      cfg_hex, "size", (json_int_t)strlen(*config), "layers", layers);
+		      MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest",
+		      "sha256:", cfg_hex, "size", (json_int_t)strlen(*config), "layers", layers);
 	*manifest = m ? forge_json_canonical(m, err) : NULL;
 	if (!*manifest)
 		rc = m ? err->code : forge_err_set(err, -ENOMEM, "import: out of memory");
@@ -766,10 +768,11 @@ int forge_image_import_limits(const struct forge_paths *paths, const char *path,
 	else if (faccessat(im.src, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		rc = read_oci(&im, err);
 	else
-		rc = forge_err_set(err, -EINVAL,
-				   "import %s: neither an OCI layout (index.json) nor a docker save "
-				   "archive (manifest.json)",
-				   path);
+		rc =
+		    forge_err_set(err, -EINVAL,
+				  "import %s: neither an OCI layout (index.json) nor a docker save "
+				  "archive (manifest.json)",
+				  path);
 	if (rc < 0 || (rc = check_config(&im, err)) < 0)
 		goto out;
 	im.out = calloc(im.n, sizeof(*im.out));

@@ -36,20 +36,20 @@ int img_index_save(struct img_store *s, const json_t *images, struct forge_err *
 /* Reads a JSON blob of at most IMG_JSON_MAX bytes from dirfd/path, checks
  * that its sha256 is want_hex (when not NULL) and parses it into an object.
  * what names it in errors. The raw bytes go to *raw and *raw_len when raw. */
-int img_json_blob(int dirfd, const char *path, const char *want_hex, const char *what,
-		  json_t **out, char **raw, size_t *raw_len, struct forge_err *err);
+int img_json_blob(int dirfd, const char *path, const char *want_hex, const char *what, json_t **out,
+		  char **raw, size_t *raw_len, struct forge_err *err);
 
 /* ------------------------------------------------------------ unpack */
 
 struct img_unpack {
 	const struct forge_image_limits *lim;
-	const char *what; /* "layer sha256:…", "archive x.tar": prefix of every message */
-	bool layer;	  /* an image layer: whiteouts to overlay form, owners kept (as root) */
-	int dirfd;	  /* empty directory to unpack into; -1: only read the stream */
-	int zfd;	  /* -1, or where the stream goes recompressed with zstd */
-	char diff_hex[65];  /* out: sha256 of the uncompressed stream */
-	char zst_hex[65];   /* out: sha256 of what went to zfd */
-	uint64_t zst_size;  /* out: bytes written to zfd */
+	const char *what;  /* "layer sha256:…", "archive x.tar": prefix of every message */
+	bool layer;	   /* an image layer: whiteouts to overlay form, owners kept (as root) */
+	int dirfd;	   /* empty directory to unpack into; -1: only read the stream */
+	int zfd;	   /* -1, or where the stream goes recompressed with zstd */
+	char diff_hex[65]; /* out: sha256 of the uncompressed stream */
+	char zst_hex[65];  /* out: sha256 of what went to zfd */
+	uint64_t zst_size; /* out: bytes written to zfd */
 };
 
 enum img_compression { IMG_PLAIN, IMG_GZIP, IMG_ZSTD };

@@ -67,8 +67,8 @@ static int check_tag(const char *t, struct forge_err *err)
 {
 	size_t n = strlen(t);
 	if (n == 0 || n > FORGE_IMAGE_TAG_MAX)
-		return forge_err_set(err, -EINVAL, "image tag \"%s\": must be 1 to %d characters", t,
-				     FORGE_IMAGE_TAG_MAX);
+		return forge_err_set(err, -EINVAL, "image tag \"%s\": must be 1 to %d characters",
+				     t, FORGE_IMAGE_TAG_MAX);
 	for (size_t i = 0; i < n; i++) {
 		char c = t[i];
 		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -95,10 +95,11 @@ int forge_image_ref_parse(const char *ref, struct forge_image_ref *out, struct f
 		if (rc < 0)
 			return rc;
 		if (!forge_digest_is_valid(at + 1))
-			return forge_err_set(err, -EINVAL,
-					     "image reference \"%s\": digest must be sha256: and 64 "
-					     "lowercase hex digits",
-					     ref);
+			return forge_err_set(
+			    err, -EINVAL,
+			    "image reference \"%s\": digest must be sha256: and 64 "
+			    "lowercase hex digits",
+			    ref);
 		memcpy(out->name, ref, (size_t)(at - ref));
 		memcpy(out->digest, at + 1, FORGE_DIGEST_MAX - 1);
 		return 0;

@@ -119,8 +119,8 @@ int img_index_load(struct img_store *s, json_t **out, struct forge_err *err)
 	free(buf);
 	images = json_object_get(root, "images");
 	if (!json_is_object(images)) {
-		rc = forge_err_set(err, -EINVAL, "image index %s/" INDEX_FILE ": no \"images\" object",
-				   s->path);
+		rc = forge_err_set(err, -EINVAL,
+				   "image index %s/" INDEX_FILE ": no \"images\" object", s->path);
 		goto out;
 	}
 	json_object_foreach(images, k, v)
@@ -128,7 +128,8 @@ int img_index_load(struct img_store *s, json_t **out, struct forge_err *err)
 		struct forge_image_ref ref;
 		if (forge_image_ref_parse(k, &ref, NULL) < 0 || !ref.tag[0] ||
 		    !forge_digest_is_valid(json_string_value(v))) {
-			rc = forge_err_set(err, -EINVAL, "image index %s/" INDEX_FILE ": bad entry \"%s\"",
+			rc = forge_err_set(err, -EINVAL,
+					   "image index %s/" INDEX_FILE ": bad entry \"%s\"",
 					   s->path, k);
 			goto out;
 		}
@@ -156,8 +157,8 @@ int img_index_save(struct img_store *s, const json_t *images, struct forge_err *
 
 /* ------------------------------------------------------------ blobs */
 
-int img_json_blob(int dirfd, const char *path, const char *want_hex, const char *what,
-		  json_t **out, char **raw, size_t *raw_len, struct forge_err *err)
+int img_json_blob(int dirfd, const char *path, const char *want_hex, const char *what, json_t **out,
+		  char **raw, size_t *raw_len, struct forge_err *err)
 {
 	char *buf = NULL, hex[65];
 	json_error_t jerr;
@@ -222,7 +223,7 @@ static int load_manifest(struct img_store *s, const char *digest, json_t **out,
 		goto fail;
 	}
 	json_array_foreach(layers, i, l) if (!forge_digest_is_valid(
-					      json_string_value(json_object_get(l, "digest"))))
+						 json_string_value(json_object_get(l, "digest"))))
 	{
 		rc = forge_err_set(err, -EINVAL, "%s: layers[%zu]: bad digest", what, i);
 		goto fail;
@@ -236,7 +237,8 @@ fail:
 
 static const char *layer_digest(const json_t *manifest, size_t i)
 {
-	return json_string_value(json_object_get(json_array_get(json_object_get(manifest, "layers"), i), "digest"));
+	return json_string_value(
+	    json_object_get(json_array_get(json_object_get(manifest, "layers"), i), "digest"));
 }
 
 static const char *config_digest(const json_t *manifest)
@@ -258,14 +260,25 @@ int forge_image_blob_path(const struct forge_paths *paths, const char *digest,
 
 /* ------------------------------------------------------------ refs */
 
-/* ref -> manifest digest, from the index or (by digest) from the blobs. */
-static int lookup(struct img_store *s, const char *ref, struct forge_image_ref *r,
+/* Parses ref into r and opens the store; a missing store has no image. */
+static int open_for_ref(const struct forge_paths *paths, const char *ref, struct forge_image_ref *r,
+			struct img_store *s, struct forge_err *err)
+{
+	int rc = forge_image_ref_parse(ref, r, err);
+	if (rc == 0)
+		rc = img_store_open(paths, false, s, err);
+	if (rc == -ENOENT)
+		rc = forge_err_set(err, rc, "image %s: not found", ref);
+	return rc;
+}
+
+/* ref (parsed in r) -> manifest digest, from the index or (by digest) from the blobs. */
+static int lookup(struct img_store *s, const char *ref, const struct forge_image_ref *r,
 		  char digest[FORGE_DIGEST_MAX], struct forge_err *err)
 {
 	json_t *index;
-	int rc = forge_image_ref_parse(ref, r, err);
-	if (rc < 0)
-		return rc;
+	int rc;
+
 	if (r->digest[0]) {
 		struct stat st;
 		if (fstatat(s->blobs, r->digest + 7, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -350,8 +363,8 @@ out:
 	return rc;
 }
 
-int forge_image_unpin(const struct forge_paths *paths, const char *digest,
-		      const char *scenario_id, struct forge_err *err)
+int forge_image_unpin(const struct forge_paths *paths, const char *digest, const char *scenario_id,
+		      struct forge_err *err)
 {
 	struct img_store s;
 	int rc, dfd;
@@ -504,7 +517,7 @@ int forge_image_resolve(const struct forge_paths *paths, const char *ref, struct
 	int rc;
 
 	*out = NULL;
-	rc = img_store_open(paths, false, &s, err);
+	rc = open_for_ref(paths, ref, &r, &s, err);
 	if (rc < 0)
 		return rc;
 	img = calloc(1, sizeof(*img));
@@ -533,8 +546,10 @@ int forge_image_resolve(const struct forge_paths *paths, const char *ref, struct
 		const char *d = layer_digest(m, i);
 		struct stat st;
 		char *dir = NULL;
-		if (fstatat(s.layers, d + 7, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
-			rc = forge_err_set(err, -ENOENT, "image %s: layer %s is not unpacked", ref, d);
+		if (fstatat(s.layers, d + 7, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode)) {
+			rc = forge_err_set(err, -ENOENT, "image %s: layer %s is not unpacked", ref,
+					   d);
 			goto out;
 		}
 		img->layer_digests[i] = strdup(d);
@@ -610,10 +625,10 @@ int forge_image_list(const struct forge_paths *paths, json_t **out, struct forge
 		if (rc < 0)
 			goto out;
 		json_array_append_new(
-		    *out, json_pack("{s:s%,s:s,s:s,s:I,s:I}", "name", keys[i],
-				    (size_t)(colon - keys[i]), "tag", colon + 1, "digest", digest,
-				    "size", image_size(&s, digest, m), "layers",
-				    (json_int_t)json_array_size(json_object_get(m, "layers"))));
+		    *out,
+		    json_pack("{s:s%,s:s,s:s,s:I,s:I}", "name", keys[i], (size_t)(colon - keys[i]),
+			      "tag", colon + 1, "digest", digest, "size", image_size(&s, digest, m),
+			      "layers", (json_int_t)json_array_size(json_object_get(m, "layers"))));
 		json_decref(m);
 	}
 out:
@@ -630,7 +645,8 @@ out:
 int forge_image_inspect(const struct forge_paths *paths, const char *ref, json_t **out,
 			struct forge_err *err)
 {
-	json_t *index = NULL, *m = NULL, *config = NULL, *tags = NULL, *pins = NULL, *layers, *l, *v;
+	json_t *index = NULL, *m = NULL, *config = NULL, *tags = NULL, *pins = NULL, *layers, *l,
+	       *v;
 	struct forge_image_ref r;
 	char digest[FORGE_DIGEST_MAX], what[FORGE_DIGEST_MAX + 16];
 	struct img_store s;
@@ -639,7 +655,7 @@ int forge_image_inspect(const struct forge_paths *paths, const char *ref, json_t
 	int rc;
 
 	*out = NULL;
-	rc = img_store_open(paths, false, &s, err);
+	rc = open_for_ref(paths, ref, &r, &s, err);
 	if (rc < 0)
 		return rc;
 	if ((rc = lookup(&s, ref, &r, digest, err)) < 0 ||
@@ -659,9 +675,9 @@ int forge_image_inspect(const struct forge_paths *paths, const char *ref, json_t
 	json_array_foreach(json_object_get(m, "layers"), i, l)
 	{
 		const char *d = json_string_value(json_object_get(l, "digest"));
-		json_array_append_new(
-		    layers, json_pack("{s:s,s:O,s:s++}", "digest", d, "size",
-				      json_object_get(l, "size"), "dir", s.path, "/layers/", d + 7));
+		json_array_append_new(layers, json_pack("{s:s,s:O,s:s++}", "digest", d, "size",
+							json_object_get(l, "size"), "dir", s.path,
+							"/layers/", d + 7));
 	}
 	*out = json_pack("{s:s,s:s,s:O,s:O,s:I,s:O,s:O,s:o}", "ref", ref, "digest", digest, "tags",
 			 tags, "pins", pins, "size", image_size(&s, digest, m), "manifest", m,
@@ -705,9 +721,9 @@ int forge_image_remove(const struct forge_paths *paths, const char *ref, struct 
 	size_t removed = 0;
 	int rc;
 
-	rc = img_store_open(paths, false, &s, err);
+	rc = open_for_ref(paths, ref, &r, &s, err);
 	if (rc < 0)
-		return rc == -ENOENT ? forge_err_set(err, rc, "image %s: not found", ref) : rc;
+		return rc;
 	if ((rc = img_store_lock(&s, err)) < 0 || (rc = lookup(&s, ref, &r, digest, err)) < 0 ||
 	    (rc = refuse_pinned(&s, ref, digest, err)) < 0 ||
 	    (rc = img_index_load(&s, &index, err)) < 0)
@@ -776,9 +792,9 @@ static int sweep(struct img_store *s, int dirfd, const char *kind, const json_t 
 			rc = forge_remove_tree(dirfd, n, err);
 		}
 		if (rc == 0)
-			json_array_append_new(freed, json_sprintf("%s %s%s", kind,
-								  strcmp(kind, "tmp") ? "sha256:" : "",
-								  n));
+			json_array_append_new(
+			    freed,
+			    json_sprintf("%s %s%s", kind, strcmp(kind, "tmp") ? "sha256:" : "", n));
 	}
 	closedir(d);
 	return rc;
@@ -798,7 +814,8 @@ static int keep_live_staging(struct img_store *s, json_t *keep, struct forge_err
 	}
 	rewinddir(d);
 	while ((de = readdir(d))) {
-		int sfd = openat(s->tmp, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int sfd =
+		    openat(s->tmp, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sfd < 0 || de->d_name[0] == '.')
 			goto next;
 		if (flock(sfd, LOCK_EX | LOCK_NB) < 0)
@@ -841,8 +858,8 @@ int forge_image_gc(const struct forge_paths *paths, json_t **freed, uint64_t *by
 		goto out_mem;
 	if ((rc = img_store_lock(&s, err)) < 0 || (rc = img_index_load(&s, &index, err)) < 0)
 		goto out;
-	json_object_foreach(index, k, v) if ((rc = mark(&s, json_string_value(v), keep, err)) < 0)
-	    goto out;
+	json_object_foreach(index, k,
+			    v) if ((rc = mark(&s, json_string_value(v), keep, err)) < 0) goto out;
 	/* Pinned images are kept whether tagged or not; empty pin dirs go. */
 	fd = dup(s.refs);
 	d = fd >= 0 ? fdopendir(fd) : NULL;

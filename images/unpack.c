@@ -78,7 +78,9 @@ struct ux {
 	uint64_t compressed, stream, declared, entries;
 	uint64_t stream_max; /* headers and padding on top of max_bytes of content */
 	bool as_root;
-	char shown[256]; /* the current entry's name, printable, for messages */
+	int parent_fd;	       /* the last parent directory opened (O_PATH), or -1 */
+	char parent[PATH_MAX]; /* its path in the layer */
+	char shown[256];       /* the current entry's name, printable, for messages */
 	struct dir_meta *dirs;
 	size_t n_dirs, cap_dirs;
 };
@@ -151,7 +153,8 @@ static int zstd_feed(struct ux *x, const void *src, size_t len, bool end)
 			return fail(x, -EIO, "zstd: %s", ZSTD_getErrorName(left));
 		rc = write_all(x->u->zfd, x->zout, out.pos, 0, false);
 		if (rc < 0)
-			return forge_err_errno(x->err, -rc, "%s: write compressed layer", x->u->what);
+			return forge_err_errno(x->err, -rc, "%s: write compressed layer",
+					       x->u->what);
 		crypto_hash_sha256_update(&x->zst, x->zout, out.pos);
 		x->u->zst_size += out.pos;
 	} while (end ? left != 0 : in.pos < in.size);
@@ -258,24 +261,44 @@ static int open_rel(struct ux *x, const char *rel, int flags, const char *what)
 }
 
 /* The directory holding rel (made if missing, 0755): returns an fd (O_PATH
- * unless flags say otherwise) and points *base at rel's last component. */
+ * unless flags say otherwise; give it back with put_parent) and points *base
+ * at rel's last component. The last O_PATH parent is kept: entries come
+ * directory by directory, and a directory, once there, is never replaced. */
 static int open_parent(struct ux *x, char *rel, int flags, const char **base)
 {
 	char *slash = strrchr(rel, '/');
+	const char *parent = slash ? rel : "";
 	int fd;
 
 	*base = slash ? slash + 1 : rel;
-	if (!slash)
-		return open_rel(x, "", flags | O_DIRECTORY, "path");
-	*slash = '\0';
-	fd = open_rel_quiet(x, rel, flags | O_DIRECTORY);
-	if (fd == -ENOENT) {
-		fd = forge_mkdir_beneath(x->u->dirfd, rel, 0755, NULL);
-		if (fd == 0)
-			fd = open_rel_quiet(x, rel, flags | O_DIRECTORY);
+	if (slash)
+		*slash = '\0';
+	if (flags == O_PATH && x->parent_fd >= 0 && strcmp(x->parent, parent) == 0) {
+		fd = x->parent_fd;
+		goto out;
 	}
-	*slash = '/';
+	fd = open_rel_quiet(x, parent, flags | O_DIRECTORY);
+	if (fd == -ENOENT) {
+		fd = forge_mkdir_beneath(x->u->dirfd, parent, 0755, NULL);
+		if (fd == 0)
+			fd = open_rel_quiet(x, parent, flags | O_DIRECTORY);
+	}
+	if (fd >= 0 && flags == O_PATH) {
+		if (x->parent_fd >= 0)
+			close(x->parent_fd);
+		x->parent_fd = fd;
+		snprintf(x->parent, sizeof(x->parent), "%s", parent);
+	}
+out:
+	if (slash)
+		*slash = '/';
 	return fd < 0 ? resolve_fail(x, fd, "path") : fd;
+}
+
+static void put_parent(struct ux *x, int fd)
+{
+	if (fd != x->parent_fd)
+		close(fd);
 }
 
 /* Makes room for a new name: an existing non-directory is replaced (the
@@ -290,6 +313,15 @@ static int clear_name(struct ux *x, int pfd, const char *base)
 	if (unlinkat(pfd, base, 0) < 0)
 		return fail(x, -errno, "replace: %s", strerror(errno));
 	return 0;
+}
+
+/* A creation at pfd/base failed with e: for EEXIST, makes room (clear_name)
+ * and returns 0 to try once more; otherwise fails naming op. */
+static int make_room(struct ux *x, int pfd, const char *base, int e, const char *op)
+{
+	if (e != EEXIST)
+		return fail(x, -e, "%s: %s", op, strerror(e));
+	return clear_name(x, pfd, base);
 }
 
 static bool owners_kept(const struct ux *x)
@@ -327,7 +359,8 @@ static int set_meta(struct ux *x, struct archive_entry *e, int fd, int pfd, cons
 		r = owner_of(x, e, &uid, &gid);
 		if (r < 0)
 			return r;
-		r = fd >= 0 ? fchown(fd, uid, gid) : fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
+		r = fd >= 0 ? fchown(fd, uid, gid)
+			    : fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
 		if (r < 0)
 			return fail(x, -errno, "chown: %s", strerror(errno));
 	}
@@ -347,14 +380,13 @@ static int put_file(struct ux *x, struct archive_entry *e, int pfd, const char *
 	int64_t size = archive_entry_size(e), end = 0, off;
 	const void *buf;
 	size_t len;
-	int fd, r;
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd, r = 0;
 
-	r = clear_name(x, pfd, base);
-	if (r < 0)
-		return r;
-	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return fail(x, -errno, "create: %s", strerror(errno));
+	fd = openat(pfd, base, flags, 0600);
+	if (fd < 0 && ((r = make_room(x, pfd, base, errno, "create")) < 0 ||
+		       (fd = openat(pfd, base, flags, 0600)) < 0))
+		return r < 0 ? r : fail(x, -errno, "create: %s", strerror(errno));
 	for (;;) {
 		r = archive_read_data_block(x->tar, &buf, &len, &off);
 		if (r == ARCHIVE_EOF)
@@ -484,7 +516,7 @@ static int put_symlink(struct ux *x, struct archive_entry *e, const char *rel, i
 		       const char *base)
 {
 	const char *target = archive_entry_symlink(e);
-	int r;
+	int r = 0;
 
 	if (!target || !*target || strlen(target) >= PATH_MAX)
 		return fail(x, -EINVAL, "symlink without a usable target");
@@ -494,11 +526,10 @@ static int put_symlink(struct ux *x, struct archive_entry *e, const char *rel, i
 	    (target[0] != '/' && !target_stays_inside(rel, target)))
 		return fail(x, -EINVAL, "symlink target \"%.200s\" leads outside the layer",
 			    target);
-	r = clear_name(x, pfd, base);
-	if (r < 0)
-		return r;
-	if (symlinkat(target, pfd, base) < 0)
-		return fail(x, -errno, "symlink: %s", strerror(errno));
+	if (symlinkat(target, pfd, base) < 0 &&
+	    ((r = make_room(x, pfd, base, errno, "symlink")) < 0 ||
+	     symlinkat(target, pfd, base) < 0))
+		return r < 0 ? r : fail(x, -errno, "symlink: %s", strerror(errno));
 	return set_meta(x, e, -1, pfd, base, true);
 }
 
@@ -525,13 +556,12 @@ static int put_hardlink(struct ux *x, const char *link, int pfd, const char *bas
 		r = fail(x, -EINVAL, "hardlink target \"%.200s\" is not a regular file", link);
 		goto out;
 	}
-	r = clear_name(x, pfd, base);
-	if (r < 0)
-		goto out;
 	/* linkat of an fd without CAP_DAC_READ_SEARCH: through its /proc link. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
-	if (linkat(AT_FDCWD, proc, pfd, base, AT_SYMLINK_FOLLOW) < 0)
-		r = fail(x, -errno, "hardlink: %s", strerror(errno));
+	if (linkat(AT_FDCWD, proc, pfd, base, AT_SYMLINK_FOLLOW) < 0 &&
+	    ((r = make_room(x, pfd, base, errno, "hardlink")) < 0 ||
+	     linkat(AT_FDCWD, proc, pfd, base, AT_SYMLINK_FOLLOW) < 0))
+		r = r < 0 ? r : fail(x, -errno, "hardlink: %s", strerror(errno));
 out:
 	close(tfd);
 	return r;
@@ -539,11 +569,11 @@ out:
 
 static int put_fifo(struct ux *x, struct archive_entry *e, int pfd, const char *base)
 {
-	int r = clear_name(x, pfd, base);
-	if (r < 0)
-		return r;
-	if (mknodat(pfd, base, S_IFIFO | 0600, 0) < 0)
-		return fail(x, -errno, "mkfifo: %s", strerror(errno));
+	int r = 0;
+	if (mknodat(pfd, base, S_IFIFO | 0600, 0) < 0 &&
+	    ((r = make_room(x, pfd, base, errno, "mkfifo")) < 0 ||
+	     mknodat(pfd, base, S_IFIFO | 0600, 0) < 0))
+		return r < 0 ? r : fail(x, -errno, "mkfifo: %s", strerror(errno));
 	return set_meta(x, e, -1, pfd, base, false);
 }
 
@@ -558,7 +588,7 @@ static int put_whiteout(struct ux *x, char *rel, const char *base)
 		if (pfd < 0)
 			return pfd;
 		r = set_opaque(x, pfd);
-		close(pfd);
+		put_parent(x, pfd);
 		return r;
 	}
 	/* Other ".wh..wh." names are aufs bookkeeping, meaningless here. */
@@ -581,7 +611,7 @@ static int put_whiteout(struct ux *x, char *rel, const char *base)
 	if (fstatat(pfd, victim, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		r = opaque_at(x, pfd, victim);
 out:
-	close(pfd);
+	put_parent(x, pfd);
 	return r;
 }
 
@@ -595,7 +625,8 @@ static int put_entry(struct ux *x, struct archive_entry *e)
 
 	show(x, archive_entry_pathname(e));
 	if (++x->entries > l->max_entries)
-		return fail(x, -E2BIG, "more than %llu entries", (unsigned long long)l->max_entries);
+		return fail(x, -E2BIG, "more than %llu entries",
+			    (unsigned long long)l->max_entries);
 	r = norm_path(x, archive_entry_pathname(e), rel, "path");
 	if (r < 0)
 		return r;
@@ -620,7 +651,8 @@ static int put_entry(struct ux *x, struct archive_entry *e)
 	if (type == AE_IFCHR || type == AE_IFBLK)
 		return fail(x, -EPERM, "device node (%s %u:%u) refused",
 			    type == AE_IFCHR ? "character" : "block",
-			    (unsigned)archive_entry_rdevmajor(e), (unsigned)archive_entry_rdevminor(e));
+			    (unsigned)archive_entry_rdevmajor(e),
+			    (unsigned)archive_entry_rdevminor(e));
 	if (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFIFO)
 		return fail(x, -EPERM, "file type 0%o refused", (unsigned)type);
 	pfd = open_parent(x, rel, O_PATH, &base);
@@ -636,7 +668,7 @@ static int put_entry(struct ux *x, struct archive_entry *e)
 		r = put_symlink(x, e, rel, pfd, base);
 	else
 		r = put_fifo(x, e, pfd, base);
-	close(pfd);
+	put_parent(x, pfd);
 	return r;
 }
 
@@ -702,9 +734,10 @@ static int read_entries(struct ux *x)
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
-			return x->rc < 0 ? x->rc
-					 : fail(x, -EIO, "truncated or damaged archive after it (%s)",
-						archive_error_string(x->tar));
+			return x->rc < 0
+				   ? x->rc
+				   : fail(x, -EIO, "truncated or damaged archive after it (%s)",
+					  archive_error_string(x->tar));
 		r = put_entry(x, e);
 		if (r < 0)
 			return r;
@@ -726,6 +759,7 @@ int img_unpack(int fd, struct img_unpack *u, struct forge_err *err)
 		return forge_err_set(err, -ENOMEM, "%s: out of memory", u->what);
 	x->u = u;
 	x->err = err;
+	x->parent_fd = -1;
 	x->as_root = geteuid() == 0;
 	u->zst_size = 0;
 	crypto_hash_sha256_init(&x->diff);
@@ -751,8 +785,8 @@ int img_unpack(int fd, struct img_unpack *u, struct forge_err *err)
 	if (u->zfd >= 0) {
 		x->cctx = ZSTD_createCCtx();
 		if (!x->cctx ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(x->cctx, ZSTD_c_compressionLevel,
-							ZSTD_LEVEL)) ||
+		    ZSTD_isError(
+			ZSTD_CCtx_setParameter(x->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(x->cctx, ZSTD_c_checksumFlag, 1))) {
 			rc = fail(x, -ENOMEM, "zstd: cannot set up the compressor");
 			goto out;
@@ -788,6 +822,8 @@ int img_unpack(int fd, struct img_unpack *u, struct forge_err *err)
 	hex_of(&x->diff, u->diff_hex);
 	hex_of(&x->zst, u->zst_hex);
 out:
+	if (x->parent_fd >= 0)
+		close(x->parent_fd);
 	if (x->tar)
 		archive_read_free(x->tar);
 	if (x->raw)

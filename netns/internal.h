@@ -44,19 +44,18 @@ bool forge_netns_is_own(int fd);
 /* The fault hook's step: -errno (with err set) when a test injects a fault. */
 int forge_netns_fault(const char *step, struct forge_err *err);
 /* A libnl error as -errno, err reading "netns: <what>: <libnl's message>". */
-int forge_netns_nl_fail(struct forge_err *err, int nlerr, const char *fmt, ...)
-    FORGE_PRINTF(3, 4);
+int forge_netns_nl_fail(struct forge_err *err, int nlerr, const char *fmt, ...) FORGE_PRINTF(3, 4);
 /* A NETLINK_ROUTE socket bound to the namespace ns_fd. */
 int forge_netns_route_sock(int ns_fd, const char *what, struct nl_sock **out,
 			   struct forge_err *err);
 /* Brings link `name` up and sets its alias (when given), in one request;
  * its ifindex in *ifindex (when asked). where names the place in errors. */
-int forge_netns_link_up(struct nl_sock *sk, const char *name, const char *alias,
-			const char *where, int *ifindex, struct forge_err *err);
+int forge_netns_link_up(struct nl_sock *sk, const char *name, const char *alias, const char *where,
+			int *ifindex, struct forge_err *err);
 /* addr/prefix_len (with its broadcast address) on link ifindex; what names
  * the address's place in errors ("eth0 in learner"). */
-int forge_netns_addr_add(struct nl_sock *sk, int ifindex, struct in_addr addr,
-			 uint8_t prefix_len, const char *what, struct forge_err *err);
+int forge_netns_addr_add(struct nl_sock *sk, int ifindex, struct in_addr addr, uint8_t prefix_len,
+			 const char *what, struct forge_err *err);
 /* The default route via gw; who names the namespace in errors. */
 int forge_netns_route_default(struct nl_sock *sk, struct in_addr gw, const char *who,
 			      struct forge_err *err);
@@ -91,8 +90,7 @@ int forge_nft_host_add(int host_fd, const char *table, const struct forge_nft_up
 /* Deletes, in one batch, the rules of the host's table whose comment pick
  * accepts, or the table itself when no other rule would be left. No table:
  * nothing to do. */
-int forge_nft_host_remove(int host_fd, const char *table,
-			  bool (*pick)(const char *tag, void *ctx), void *ctx,
-			  struct forge_err *err);
+int forge_nft_host_remove(int host_fd, const char *table, bool (*pick)(const char *tag, void *ctx),
+			  void *ctx, struct forge_err *err);
 
 #endif /* FORGE_NETNS_INTERNAL_H */

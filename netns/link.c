@@ -18,9 +18,9 @@
  * Teardown detaches the bind mount, unlinks the file and closes the fd: the
  * namespace (its bridges, the hub ends and with them the container ends of
  * every veth, and the uplink's host end) goes with its last reference,
- * destroyed asynchronously by the kernel. A name is never reused while that happens: the file is unlinked at
- * once and create refuses an existing file, so a new hub of the same name is
- * always a new namespace.
+ * destroyed asynchronously by the kernel. A name is never reused while
+ * that happens: the file is unlinked at once and create refuses an existing
+ * file, so a new hub of the same name is always a new namespace.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -115,7 +115,7 @@ int forge_netns_route_sock(int ns_fd, const char *what, struct nl_sock **out, st
 /* The alias needs this request even for a link just created: the kernel
  * ignores IFLA_IFALIAS in a request that creates a link. */
 int forge_netns_link_up(struct nl_sock *sk, const char *name, const char *alias, const char *where,
-		    int *ifindex, struct forge_err *err)
+			int *ifindex, struct forge_err *err)
 {
 	struct rtnl_link *orig = NULL, *change = rtnl_link_alloc();
 	int rc = change ? rtnl_link_get_kernel(sk, 0, name, &orig) : -NLE_NOMEM;
@@ -152,11 +152,11 @@ static int hub_unshare(int *hub_fd, struct forge_err *err)
 	 * link-local addresses. "default" covers every link made from here on. */
 	int rc = 0;
 	if (*hub_fd >= 0) {
-		rc = forge_netns_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1", true, "the hub",
-				  err);
+		rc = forge_netns_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1", true,
+					"the hub", err);
 		if (rc == 0)
-			rc = forge_netns_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1", true,
-					  "the hub", err);
+			rc = forge_netns_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1",
+						true, "the hub", err);
 	}
 	forge_netns_return(own);
 	if (*hub_fd < 0)
@@ -213,7 +213,8 @@ static int hub_bridges(struct forge_net *n, struct forge_err *err)
 		rtnl_link_put(br);
 		if (rc < 0)
 			return forge_netns_nl_fail(err, rc, "bridge %s", name);
-		rc = forge_netns_link_up(n->hub_sock, name, alias, "hub bridge", &n->bridge_ifindex[s], err);
+		rc = forge_netns_link_up(n->hub_sock, name, alias, "hub bridge",
+					 &n->bridge_ifindex[s], err);
 		if (rc)
 			return rc;
 	}
@@ -260,7 +261,8 @@ int forge_net_create(const struct forge_topology *t, const char *prefix, const c
 
 	if ((rc = forge_netns_fault("hub", err)) || (rc = hub_unshare(&n->hub_fd, err)) ||
 	    (rc = forge_netns_fault("bind", err)) || (rc = hub_bind(n, netns_dir, err)) ||
-	    (rc = forge_netns_route_sock(n->hub_fd, "the hub", &n->hub_sock, err)) || (rc = forge_netns_fault("lo", err)) ||
+	    (rc = forge_netns_route_sock(n->hub_fd, "the hub", &n->hub_sock, err)) ||
+	    (rc = forge_netns_fault("lo", err)) ||
 	    (rc = forge_netns_link_up(n->hub_sock, "lo", NULL, "hub", NULL, err)) ||
 	    (rc = hub_bridges(n, err))) {
 		forge_net_destroy(n, NULL);
@@ -323,12 +325,13 @@ static int attach_veth(struct attach *a, size_t i, int bridge_ifindex, struct fo
 	rtnl_link_put(peer);
 	rtnl_link_put(veth);
 	if (rc < 0)
-		return forge_netns_nl_fail(err, rc, "veth %s (%s in %s)", hub_name, name, a->c->name);
+		return forge_netns_nl_fail(err, rc, "veth %s (%s in %s)", hub_name, name,
+					   a->c->name);
 	return forge_netns_link_up(a->n->hub_sock, hub_name, alias, "hub veth", NULL, err);
 }
 
-int forge_netns_addr_add(struct nl_sock *sk, int ifindex, struct in_addr addr,
-			 uint8_t prefix_len, const char *what, struct forge_err *err)
+int forge_netns_addr_add(struct nl_sock *sk, int ifindex, struct in_addr addr, uint8_t prefix_len,
+			 const char *what, struct forge_err *err)
 {
 	char text[INET_ADDRSTRLEN];
 	uint32_t mask = prefix_len ? htonl(~0u << (32 - prefix_len)) : 0;
@@ -394,7 +397,7 @@ int forge_netns_route_default(struct nl_sock *sk, struct in_addr gateway, const 
 /* A missing IPv6 knob (IPv6 off in the kernel) is fine when IPv6 is being
  * turned off. */
 int forge_netns_sysctl(const char *path, const char *value, bool missing_ok, const char *who,
-			struct forge_err *err)
+		       struct forge_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 
@@ -422,7 +425,7 @@ static int attach_sysctls(struct attach *a, struct forge_err *err)
 	if (rc)
 		return rc;
 	rc = forge_netns_sysctl("/proc/sys/net/ipv4/ip_forward", c->forwarding ? "1" : "0", false,
-			  c->name, err);
+				c->name, err);
 	static const char *const confs[] = {"all", "default"};
 	for (size_t k = 0; rc == 0 && k < 2; k++) {
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", confs[k]);
@@ -477,7 +480,8 @@ int forge_net_attach(struct forge_net *n, const char *name, int netns_fd, struct
 		return rc;
 	if ((rc = forge_netns_route_sock(netns_fd, a.c->name, &a.sk, err)))
 		return rc;
-	if ((rc = forge_netns_fault("lo", err)) || (rc = forge_netns_link_up(a.sk, "lo", NULL, a.c->name, NULL, err)))
+	if ((rc = forge_netns_fault("lo", err)) ||
+	    (rc = forge_netns_link_up(a.sk, "lo", NULL, a.c->name, NULL, err)))
 		goto out;
 	for (size_t i = 0; i < a.c->n_ifaces; i++) {
 		int s = subnet_index(n->t, a.c->ifaces[i].subnet);
@@ -491,10 +495,12 @@ int forge_net_attach(struct forge_net *n, const char *name, int netns_fd, struct
 		if ((rc = forge_netns_link_up(a.sk, eth, alias, a.c->name, &ifindex, err)) ||
 		    (rc = forge_netns_fault("addr", err)) ||
 		    (rc = forge_netns_addr_add(a.sk, ifindex, a.c->ifaces[i].addr,
-						n->t->subnets[s].prefix_len, where, err)))
+					       n->t->subnets[s].prefix_len, where, err)))
 			goto out;
 	}
-	if (a.c->has_gateway && ((rc = forge_netns_fault("route", err)) || (rc = forge_netns_route_default(a.sk, a.c->gateway, a.c->name, err))))
+	if (a.c->has_gateway &&
+	    ((rc = forge_netns_fault("route", err)) ||
+	     (rc = forge_netns_route_default(a.sk, a.c->gateway, a.c->name, err))))
 		goto out;
 	if ((rc = forge_netns_fault("nft", err)))
 		goto out;

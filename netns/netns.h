@@ -21,13 +21,13 @@
 
 #include "common/common.h"
 
-#define FORGE_NET_NAME_MAX       31 /* subnet and container names */
-#define FORGE_NET_MAX_SUBNETS    16
+#define FORGE_NET_NAME_MAX	 31 /* subnet and container names */
+#define FORGE_NET_MAX_SUBNETS	 16
 #define FORGE_NET_MAX_CONTAINERS 32
-#define FORGE_NET_MAX_IFACES     16 /* per container */
-#define FORGE_NET_MAX_ALLOW      16
-#define FORGE_NET_MAX_PORTS      16
-#define FORGE_NET_SCENARIO_MAX   12 /* [a-z0-9]{1,12}: in netns file names and link aliases */
+#define FORGE_NET_MAX_IFACES	 16 /* per container */
+#define FORGE_NET_MAX_ALLOW	 16
+#define FORGE_NET_MAX_PORTS	 16
+#define FORGE_NET_SCENARIO_MAX	 12 /* [a-z0-9]{1,12}: in netns file names and link aliases */
 
 /* ------------------------------------------------------------- topology */
 
@@ -53,21 +53,21 @@ struct forge_net_container {
 	size_t n_ifaces;
 	bool has_gateway;
 	struct in_addr gateway; /* must be inside one of the container's subnets */
-	bool forwarding;        /* IPv4 forwarding on (routers) */
-	bool ipv6;              /* IPv6 stays off unless asked */
+	bool forwarding;	/* IPv4 forwarding on (routers) */
+	bool ipv6;		/* IPv6 stays off unless asked */
 };
 
 /* One allowlist entry of the explicit egress profile: destination CIDR and ports. */
 struct forge_net_allow {
 	struct in_addr net;
 	uint8_t prefix_len; /* 0..32 */
-	uint8_t proto;      /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t proto;	    /* IPPROTO_TCP or IPPROTO_UDP */
 	uint16_t ports[FORGE_NET_MAX_PORTS];
 	size_t n_ports; /* 0: every port */
 };
 
 enum forge_net_egress {
-	FORGE_EGRESS_DENY = 0,  /* the default and what every shipped template uses */
+	FORGE_EGRESS_DENY = 0,	/* the default and what every shipped template uses */
 	FORGE_EGRESS_ALLOWLIST, /* an uplink with its own allowlist, only when asked */
 };
 
@@ -171,8 +171,7 @@ json_t *forge_nft_read(int netns_fd, const char *table, struct forge_err *err);
 
 /* Packets dropped so far by the final drop rules of the output, forward and
  * input chains (sum of their counters). */
-int forge_nft_drop_count(int netns_fd, const char *table, uint64_t *packets,
-			 struct forge_err *err);
+int forge_nft_drop_count(int netns_fd, const char *table, uint64_t *packets, struct forge_err *err);
 
 /* ------------------------------------------------------------- links */
 
@@ -188,9 +187,10 @@ extern int (*forge_net_fault_hook)(const char *step);
  * <netns_dir>/<prefix>-<scenario> (netns_dir is normally /run/netns, so
  * auditors can `ip netns exec` into it), lo up, and one bridge per subnet
  * (br<s>, up, aliased <prefix>:<scenario>:<subnet>). The hub has no link to
- * the host (forge_net_uplink adds one for the allowlist profile). t must have passed forge_topology_validate and stays owned by
- * the caller (it must outlive *out). Refuses an existing name: a namespace
- * being torn down is never reused. On failure nothing is left.
+ * the host (forge_net_uplink adds one for the allowlist profile). t must
+ * have passed forge_topology_validate and stays owned by the caller (it must
+ * outlive *out). Refuses an existing name: a namespace being torn down is
+ * never reused. On failure nothing is left.
  */
 int forge_net_create(const struct forge_topology *t, const char *prefix, const char *netns_dir,
 		     struct forge_net **out, struct forge_err *err);

@@ -272,7 +272,7 @@ struct msg_label {
 struct batch {
 	struct nftnl_batch *nb;
 	const char *table;
-	const char *tag; /* every rule's comment, when set */
+	const char *tag;    /* every rule's comment, when set */
 	uint32_t seq_begin; /* the BATCH_BEGIN message; objects follow it */
 	uint32_t seq;	    /* next sequence number */
 	struct msg_label *labels;
@@ -752,17 +752,18 @@ static void build_hub(struct batch *b, const void *arg)
 	rule_emit(b);
 }
 
+struct picked {
+	char chain[NFT_CHAIN_MAXNAMELEN];
+	uint64_t handle;
+};
+
 /* Rules of a table picked by their comment (a dump), to delete them. */
 struct rule_pick {
 	bool (*pick)(const char *tag, void *ctx);
 	void *ctx;
-	struct picked {
-		char chain[NFT_CHAIN_MAXNAMELEN];
-		uint64_t handle;
-	} *v;
+	struct picked *v;
 	size_t n, cap;
 	size_t others; /* rules not picked */
-	bool oom;
 };
 
 struct host_add {
@@ -945,28 +946,29 @@ static int table_commit(int netns_fd, const char *table, bool refuse_own,
 	return rc;
 }
 
-int forge_nft_install(int netns_fd, const char *table, const struct forge_topology *t,
-		      struct forge_err *err)
+/* A table of t's, replaced in one batch; never in the caller's namespace. */
+static int install_replacing(int netns_fd, const char *table, const struct forge_topology *t,
+			     void (*build)(struct batch *b, const void *arg), struct forge_err *err)
 {
 	int rc = check_table_name(table, err);
 
 	if (rc == 0)
 		rc = check_topology(t, err);
 	if (rc == 0)
-		rc = table_commit(netns_fd, table, true, build_container, t, err);
+		rc = table_commit(netns_fd, table, true, build, t, err);
 	return rc;
+}
+
+int forge_nft_install(int netns_fd, const char *table, const struct forge_topology *t,
+		      struct forge_err *err)
+{
+	return install_replacing(netns_fd, table, t, build_container, err);
 }
 
 int forge_nft_hub_install(int hub_fd, const char *table, const struct forge_topology *t,
 			  struct forge_err *err)
 {
-	int rc = check_table_name(table, err);
-
-	if (rc == 0)
-		rc = check_topology(t, err);
-	if (rc == 0)
-		rc = table_commit(hub_fd, table, true, build_hub, t, err);
-	return rc;
+	return install_replacing(hub_fd, table, t, build_hub, err);
 }
 
 /* ---------------------------------------------------------------- read-back */
@@ -1390,7 +1392,7 @@ static const struct expr_decoder {
     {"counter", LOAD_NONE, decode_counter},
     {"limit", LOAD_NONE, decode_limit},
     {"log", LOAD_NONE, decode_log},
-    {"masq", LOAD_NONE, decode_masq},
+    {"masq", LOAD_NONE, decode_masq}, /* nft's "masquerade" */
     {"immediate", LOAD_NONE, decode_immediate},
 };
 
@@ -1422,6 +1424,7 @@ struct read_ctx {
 	struct rule_pick *pick; /* or rules picked by their comment */
 	uint32_t portid, seq;
 	int (*parse)(struct read_ctx *r, const struct nlmsghdr *nlh);
+	int (*rule)(struct read_ctx *r, struct nftnl_rule *nr); /* for parse_rule */
 };
 
 static json_t *chain_find(json_t *chains, const char *name)
@@ -1499,32 +1502,42 @@ static const char *rule_comment(const struct nftnl_rule *nr)
 	return comment;
 }
 
+/* A rule of a dump: parsed, and handed to r->rule when it is of r's table. */
 static int parse_rule(struct read_ctx *r, const struct nlmsghdr *nlh)
 {
 	struct nftnl_rule *nr = nftnl_rule_alloc();
-	struct rule_view v = {.terms = json_array()};
 	int rc = MNL_CB_ERROR;
 
 	errno = ENOMEM;
-	if (!nr || !v.terms)
-		goto out;
-	if (nftnl_rule_nlmsg_parse(nlh, nr) < 0) {
+	if (!nr)
+		return rc;
+	if (nftnl_rule_nlmsg_parse(nlh, nr) < 0)
 		errno = EBADMSG;
-		goto out;
-	}
-	rc = MNL_CB_OK;
-	if (strcmp(nftnl_rule_get_str(nr, NFTNL_RULE_TABLE), r->table) != 0)
-		goto out;
+	else if (strcmp(nftnl_rule_get_str(nr, NFTNL_RULE_TABLE), r->table) != 0)
+		rc = MNL_CB_OK;
+	else
+		rc = r->rule(r, nr);
+	nftnl_rule_free(nr);
+	return rc;
+}
+
+/* The rule in its chain's JSON, as nft's terms. */
+static int rule_json(struct read_ctx *r, struct nftnl_rule *nr)
+{
+	struct rule_view v = {.terms = json_array()};
 	json_t *chain = chain_find(r->chains, nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN));
-	rc = MNL_CB_ERROR;
+	int rc = MNL_CB_ERROR;
+
 	errno = EAGAIN; /* a chain added between the two dumps */
 	if (!chain)
+		goto out;
+	errno = ENOMEM;
+	if (!v.terms)
 		goto out;
 	nftnl_expr_foreach(nr, decode_expr, &v);
 	const char *tag = rule_comment(nr);
 	if (tag)
 		term_add(&v, "comment \"%s\"", tag);
-	errno = ENOMEM;
 	if (v.oom)
 		goto out;
 	json_t *j = json_pack("{s:O, s:I, s:I}", "expr", v.terms, "packets", (json_int_t)v.packets,
@@ -1533,8 +1546,6 @@ static int parse_rule(struct read_ctx *r, const struct nlmsghdr *nlh)
 		rc = MNL_CB_OK;
 out:
 	json_decref(v.terms);
-	if (nr)
-		nftnl_rule_free(nr);
 	return rc;
 }
 
@@ -1592,7 +1603,7 @@ static int read_table(struct nft_conn *c, struct read_ctx *r, struct forge_err *
 
 json_t *forge_nft_read(int netns_fd, const char *table, struct forge_err *err)
 {
-	struct read_ctx r = {.table = table};
+	struct read_ctx r = {.table = table, .rule = rule_json};
 	struct nft_conn c = {0};
 	int rc = -EINTR;
 
@@ -1658,43 +1669,29 @@ int forge_nft_drop_count(int netns_fd, const char *table, uint64_t *packets, str
 
 /* ---------------------------------------------------------------- the host's uplink table */
 
-static int parse_pick(struct read_ctx *r, const struct nlmsghdr *nlh)
+/* The rule's chain and handle kept when its comment is picked. */
+static int rule_pick(struct read_ctx *r, struct nftnl_rule *nr)
 {
-	struct nftnl_rule *nr = nftnl_rule_alloc();
 	struct rule_pick *p = r->pick;
-	int rc = MNL_CB_ERROR;
-
-	errno = ENOMEM;
-	if (!nr)
-		return MNL_CB_ERROR;
-	if (nftnl_rule_nlmsg_parse(nlh, nr) < 0) {
-		errno = EBADMSG;
-		goto out;
-	}
-	rc = MNL_CB_OK;
-	if (strcmp(nftnl_rule_get_str(nr, NFTNL_RULE_TABLE), r->table) != 0)
-		goto out;
 	const char *tag = rule_comment(nr);
+
 	if (!tag || !p->pick(tag, p->ctx)) {
 		p->others++;
-		goto out;
+		return MNL_CB_OK;
 	}
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : 32;
 		struct picked *v = realloc(p->v, cap * sizeof(*v));
-		rc = MNL_CB_ERROR;
+		errno = ENOMEM;
 		if (!v)
-			goto out;
+			return MNL_CB_ERROR;
 		p->v = v;
 		p->cap = cap;
-		rc = MNL_CB_OK;
 	}
 	snprintf(p->v[p->n].chain, sizeof(p->v[p->n].chain), "%s",
 		 nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN));
 	p->v[p->n++].handle = nftnl_rule_get_u64(nr, NFTNL_RULE_HANDLE);
-out:
-	nftnl_rule_free(nr);
-	return rc;
+	return MNL_CB_OK;
 }
 
 /* Dumps table in netns_fd into p; *exists false (and p empty) when there is
@@ -1702,7 +1699,7 @@ out:
 static int pick_rules(int netns_fd, const char *table, struct rule_pick *p, bool *exists,
 		      struct forge_err *err)
 {
-	struct read_ctx r = {.table = table, .pick = p};
+	struct read_ctx r = {.table = table, .pick = p, .rule = rule_pick};
 	struct nft_conn c = {0};
 	int rc = -EINTR;
 
@@ -1720,7 +1717,7 @@ static int pick_rules(int netns_fd, const char *table, struct rule_pick *p, bool
 		} else if (rc < 0 && rc != -EINTR) {
 			*err = get_err;
 		} else if (rc == 0) {
-			rc = request(&c, &r, NFT_MSG_GETRULE, NLM_F_DUMP, parse_pick, "list rules",
+			rc = request(&c, &r, NFT_MSG_GETRULE, NLM_F_DUMP, parse_rule, "list rules",
 				     err);
 		}
 		conn_close(&c);
@@ -1751,9 +1748,8 @@ int forge_nft_host_add(int host_fd, const char *table, const struct forge_nft_up
 	return rc;
 }
 
-int forge_nft_host_remove(int host_fd, const char *table,
-			  bool (*pick)(const char *tag, void *ctx), void *ctx,
-			  struct forge_err *err)
+int forge_nft_host_remove(int host_fd, const char *table, bool (*pick)(const char *tag, void *ctx),
+			  void *ctx, struct forge_err *err)
 {
 	struct rule_pick p = {.pick = pick, .ctx = ctx};
 	bool exists;

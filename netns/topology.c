@@ -647,7 +647,7 @@ int forge_topology_from_json(const json_t *j, struct forge_topology *t, struct f
  * once, so a subnet has at most FORGE_NET_MAX_CONTAINERS of them, plus the
  * hub's uplink gateway. */
 struct addr_holder {
-	uint32_t addr;		   /* host byte order */
+	uint32_t addr;		  /* host byte order */
 	uint8_t container, iface; /* container HUB: the subnet's uplink gateway */
 };
 
@@ -863,8 +863,8 @@ static int hold_uplink_gateways(const struct forge_topology *t, struct plan *pla
 			continue;
 		if (t->egress != FORGE_EGRESS_ALLOWLIST)
 			return INVALID(err,
-				       "subnet \"%s\": uplink_gateway %s needs the allowlist egress "
-				       "profile",
+				       "subnet \"%s\": uplink_gateway %s needs the allowlist "
+				       "egress profile",
 				       sn->name, ipv4_text(gw, -1).s);
 		if (problem)
 			return INVALID(err, "subnet \"%s\": uplink_gateway %s %s subnet \"%s\" %s",

@@ -43,15 +43,15 @@
 
 #include "netns/internal.h"
 
-#define HUB_UPLINK	 "up0"
-#define UPLINK_MTU	 1500
-#define UPLINK_PREFIX	 30
-#define LINK_LOCAL	 0xa9fe0000u /* 169.254.0.0/16, host byte order */
-#define N_BLOCKS	 (1u << (UPLINK_PREFIX - 16))
-#define TAG_SUFFIX	 ":uplink"
-#define HOST_TABLE_MAX	 (FORGE_PREFIX_MAX + sizeof("_up"))
-#define UPLINK_TAG_MAX	 (FORGE_PREFIX_MAX + 1 + FORGE_NET_SCENARIO_MAX + sizeof(TAG_SUFFIX))
-#define FORWARD_KNOB	 "/proc/sys/net/ipv4/ip_forward"
+#define HUB_UPLINK     "up0"
+#define UPLINK_MTU     1500
+#define UPLINK_PREFIX  30
+#define LINK_LOCAL     0xa9fe0000u /* 169.254.0.0/16, host byte order */
+#define N_BLOCKS       (1u << (UPLINK_PREFIX - 16))
+#define TAG_SUFFIX     ":uplink"
+#define HOST_TABLE_MAX (FORGE_PREFIX_MAX + sizeof("_up"))
+#define UPLINK_TAG_MAX (FORGE_PREFIX_MAX + 1 + FORGE_NET_SCENARIO_MAX + sizeof(TAG_SUFFIX))
+#define FORWARD_KNOB   "/proc/sys/net/ipv4/ip_forward"
 
 _Static_assert(FORGE_PREFIX_MAX + sizeof("-u") - 1 + 4 < IFNAMSIZ,
 	       "host end names must fit IFNAMSIZ");
@@ -98,8 +98,8 @@ static int host_forwards(int host_fd, struct forge_err *err)
 	forge_netns_return(own);
 	if (rc == 0 && strcmp(value, "1\n") != 0 && strcmp(value, "1") != 0)
 		rc = forge_err_set(err, -ENETUNREACH,
-				   "netns: allowlist egress needs net.ipv4.ip_forward=1 in the host "
-				   "namespace (it is %.*s; Forge does not change it)",
+				   "netns: allowlist egress needs net.ipv4.ip_forward=1 in the "
+				   "host namespace (it is %.*s; Forge does not change it)",
 				   (int)strcspn(value, "\n"), value);
 	free(value);
 	return rc;
@@ -125,9 +125,9 @@ static int host_view_read(struct nl_sock *sk, struct host_view *h, struct forge_
 		rc = rtnl_addr_alloc_cache(sk, &h->addrs);
 	if (rc == 0)
 		rc = rtnl_route_alloc_cache(sk, AF_INET, 0, &h->routes);
-	return rc < 0 ? forge_netns_nl_fail(err, rc, "reading the host's links, addresses and "
-						     "routes")
-		      : 0;
+	if (rc < 0)
+		return forge_netns_nl_fail(err, rc, "reading the host's links, addresses, routes");
+	return 0;
 }
 
 static uint32_t v4_of(struct nl_addr *a)
@@ -177,8 +177,9 @@ static bool block_free(const struct forge_topology *t, struct host_view *h, uint
 			return false;
 	}
 	struct rtnl_link *l = rtnl_link_get_by_name(h->links, name);
+	bool taken = l != NULL;
 	rtnl_link_put(l);
-	return l == NULL;
+	return !taken;
 }
 
 /* The first free block from a start derived from prefix and scenario, so
@@ -210,9 +211,10 @@ static int uplink_probe(struct forge_net *n, struct nl_sock *sk, struct forge_er
 		rc = 0;
 	}
 	if (rc)
-		forge_err_set(err, rc,
-			      "netns: scenario %s: no free /%d left in 169.254.0.0/16 for the uplink",
-			      n->t->scenario, UPLINK_PREFIX);
+		forge_err_set(
+		    err, rc,
+		    "netns: scenario %s: no free /%d left in 169.254.0.0/16 for the uplink",
+		    n->t->scenario, UPLINK_PREFIX);
 out:
 	host_view_free(&h);
 	return rc;
@@ -304,27 +306,32 @@ static int uplink_host_rules(struct forge_net *n, struct forge_err *err)
 	return forge_nft_host_add(n->host_fd, table, &u, n->t, err);
 }
 
+/* No ICMP redirects from device dev of the hub (the current namespace). */
+static int hub_no_redirects(const char *dev, struct forge_err *err)
+{
+	char knob[80];
+
+	snprintf(knob, sizeof(knob), "/proc/sys/net/ipv4/conf/%s/send_redirects", dev);
+	return forge_netns_sysctl(knob, "0", false, "the hub", err);
+}
+
 /* The hub's IPv4 forwarding on (or off), in the hub. On: no ICMP redirects,
  * which a hub routing between hosts of one subnet would otherwise send
  * (a device sends them when either its own or the "all" knob says so). */
 static int hub_forwarding(struct forge_net *n, bool on, struct forge_err *err)
 {
-	char knob[80];
 	int own, rc = forge_netns_enter(n->hub_fd, &own, "the hub", err);
 
 	if (rc)
 		return rc;
 	if (on) {
-		rc = forge_netns_sysctl("/proc/sys/net/ipv4/conf/all/send_redirects", "0", false,
-					"the hub", err);
+		rc = hub_no_redirects("all", err);
 		if (rc == 0)
-			rc = forge_netns_sysctl("/proc/sys/net/ipv4/conf/" HUB_UPLINK
-						"/send_redirects",
-						"0", false, "the hub", err);
+			rc = hub_no_redirects(HUB_UPLINK, err);
 		for (size_t s = 0; rc == 0 && s < n->t->n_subnets; s++) {
-			snprintf(knob, sizeof(knob), "/proc/sys/net/ipv4/conf/br%zu/send_redirects",
-				 s);
-			rc = forge_netns_sysctl(knob, "0", false, "the hub", err);
+			char bridge[IFNAMSIZ];
+			snprintf(bridge, sizeof(bridge), "br%zu", s);
+			rc = hub_no_redirects(bridge, err);
 		}
 	}
 	if (rc == 0)
@@ -472,7 +479,8 @@ int forge_net_uplink_sweep(int host_netns_fd, const char *prefix, const char *co
 
 	if (rc)
 		return rc;
-	if (!prefix || !prefix[0] || strlen(prefix) > FORGE_PREFIX_MAX ||
+	/* [a-z][a-z0-9]{0,7}, as forge_paths_init wants it. */
+	if (!prefix || prefix[0] < 'a' || prefix[0] > 'z' || strlen(prefix) > FORGE_PREFIX_MAX ||
 	    prefix[strspn(prefix, "abcdefghijklmnopqrstuvwxyz0123456789")] != '\0' ||
 	    (n_live && !live))
 		return forge_err_set(err, -EINVAL, "netns: uplink sweep: bad prefix or live list");

@@ -116,6 +116,26 @@ out:
 	return rc;
 }
 
+/* "apt-get download pkg1 pkg2…": argv without its options, for messages. */
+static void describe(char *const argv[], char *out, size_t outsz)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; argv[i] && used < outsz; i++) {
+		int n;
+
+		if (argv[i][0] == '-')
+			continue;
+		if (used + strlen(argv[i]) + 5 > outsz) {
+			snprintf(out + used, outsz - used, " ...");
+			break;
+		}
+		n = snprintf(out + used, outsz - used, "%s%s", used ? " " : "", argv[i]);
+		used += (size_t)n;
+	}
+}
+
 /* Runs an apt command; when it fails and apt-get update has not run yet,
  * runs that once and tries again (a fresh machine has no package lists).
  * On success *out holds stdout. */
@@ -123,9 +143,10 @@ static int run_apt(struct bld_apt *apt, char *const argv[], const char *cwd, cha
 		   struct forge_err *err)
 {
 	char *const update[] = {"apt-get", "-q", "update", NULL};
-	char why[256], *errout = NULL, *junk = NULL, *junk_err = NULL;
+	char why[256], what[160], *errout = NULL, *junk = NULL, *junk_err = NULL;
 	int rc;
 
+	describe(argv, what, sizeof(what));
 	for (;;) {
 		rc = run(argv, cwd, out, &errout, err);
 		if (rc <= 0)
@@ -134,8 +155,7 @@ static int run_apt(struct bld_apt *apt, char *const argv[], const char *cwd, cha
 		free(*out);
 		*out = NULL;
 		if (apt->updated) {
-			rc = forge_err_set(err, -EIO, "%s %s failed (exit %d): %s", argv[0],
-					   argv[1], rc, why);
+			rc = forge_err_set(err, -EIO, "%s failed (exit %d): %s", what, rc, why);
 			break;
 		}
 		apt->updated = true;
@@ -145,8 +165,8 @@ static int run_apt(struct bld_apt *apt, char *const argv[], const char *cwd, cha
 		if (rc > 0) {
 			apt_reason(junk_err && *junk_err ? junk_err : junk, why, sizeof(why));
 			rc = forge_err_set(err, -EIO,
-					   "%s %s failed and so did apt-get update (exit %d): %s",
-					   argv[0], argv[1], rc, why);
+					   "%s failed and so did apt-get update (exit %d): %s",
+					   what, rc, why);
 		}
 		free(junk);
 		free(junk_err);
@@ -229,15 +249,16 @@ static int parse_depends(const char *text, json_t **out, struct forge_err *err)
 
 			alt = NULL;
 			if (!groups || !colon || colon + 2 > p + n) {
-				rc = forge_err_set(err, -EINVAL,
-						   "apt-cache depends: line %zu: unexpected \"%.*s\"",
-						   lineno, (int)(n < 80 ? n : 80), p);
+				rc = forge_err_set(
+				    err, -EINVAL,
+				    "apt-cache depends: line %zu: unexpected \"%.*s\"", lineno,
+				    (int)(n < 80 ? n : 80), p);
 				break;
 			}
 			if ((tl == 7 && strncmp(p + 2, "Depends", 7) == 0) ||
 			    (tl == 10 && strncmp(p + 2, "PreDepends", 10) == 0)) {
-				clean_name(colon + 2, (size_t)(p + n - colon - 2), name, sizeof(name),
-					   &virt);
+				clean_name(colon + 2, (size_t)(p + n - colon - 2), name,
+					   sizeof(name), &virt);
 				if (!group) {
 					group = json_array();
 					json_array_append_new(groups, group);
@@ -280,10 +301,9 @@ static bool alt_satisfied(const json_t *alt, const json_t *chosen, const char *c
 	if (in_list(name, exclude, n_exclude) ||
 	    (!json_is_true(json_object_get(alt, "virtual")) && json_object_get(chosen, name)))
 		return true;
-	json_array_foreach(json_object_get(alt, "providers"), i, p)
-		if (json_object_get(chosen, json_string_value(p)) ||
-		    in_list(json_string_value(p), exclude, n_exclude))
-			return true;
+	json_array_foreach(json_object_get(alt, "providers"), i,
+			   p) if (json_object_get(chosen, json_string_value(p)) ||
+				  in_list(json_string_value(p), exclude, n_exclude)) return true;
 	return false;
 }
 
@@ -299,14 +319,16 @@ static const char *alt_pick(const json_t *group)
 		if (!json_is_true(json_object_get(alt, "virtual")))
 			return json_string_value(json_object_get(alt, "name"));
 		if (json_array_size(json_object_get(alt, "providers")))
-			return json_string_value(json_array_get(json_object_get(alt, "providers"), 0));
+			return json_string_value(
+			    json_array_get(json_object_get(alt, "providers"), 0));
 	}
 	return NULL;
 }
 
 static int by_string(const void *a, const void *b)
 {
-	return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+	return strcmp(json_string_value(*(json_t *const *)a),
+		      json_string_value(*(json_t *const *)b));
 }
 
 /* A new array of the keys of set, sorted. */
@@ -323,8 +345,7 @@ static json_t *sorted_keys(const json_t *set)
 		free(v);
 		return NULL;
 	}
-	json_object_foreach((json_t *)set, key, val)
-		v[n++] = json_string(key);
+	json_object_foreach((json_t *)set, key, val) v[n++] = json_string(key);
 	qsort(v, n, sizeof(*v), by_string);
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, v[i]);
@@ -365,8 +386,8 @@ int forge_apt_depends_closure(const char *text, const char *const *roots, size_t
 			const char *pick;
 			bool done = false;
 
-			json_array_foreach(group, a, alt)
-				done = done || alt_satisfied(alt, chosen, exclude, n_exclude);
+			json_array_foreach(group, a, alt) done =
+			    done || alt_satisfied(alt, chosen, exclude, n_exclude);
 			if (done)
 				continue;
 			pick = alt_pick(group);
@@ -395,7 +416,7 @@ int bld_apt_packages(struct bld_apt *apt, const struct forge_build_spec *s, cons
 		     json_t **out, struct forge_err *err)
 {
 	static const char *const prefix[] = {
-	    "apt-cache",     "depends",	       "--recurse",   "--no-recommends", "--no-suggests",
+	    "apt-cache",      "depends",     "--recurse",     "--no-recommends", "--no-suggests",
 	    "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances",
 	};
 	const size_t n_prefix = sizeof(prefix) / sizeof(prefix[0]);
@@ -421,8 +442,9 @@ int bld_apt_packages(struct bld_apt *apt, const struct forge_build_spec *s, cons
 	argv = make_argv(prefix, n_prefix, roots, err);
 	rc = argv ? run_apt(apt, argv, cwd, &text, err) : -ENOMEM;
 	if (rc == 0)
-		rc = forge_apt_depends_closure(text, s->packages, s->n_packages, s->exclude_packages,
-					       s->n_exclude_packages, out, err);
+		rc =
+		    forge_apt_depends_closure(text, s->packages, s->n_packages, s->exclude_packages,
+					      s->n_exclude_packages, out, err);
 out:
 	free(text);
 	free(argv);
@@ -479,8 +501,8 @@ static int open_checked(int dirfd, const struct bld_deb *d, struct forge_err *er
 		return errno == ENOENT ? -ENOENT : forge_err_errno(err, errno, "%s", d->file);
 	rc = forge_sha256_fd_hex(fd, hex, err);
 	if (rc == 0 && strcmp(hex, d->sha256) != 0)
-		rc = forge_err_set(err, -EBADMSG, "%s: SHA-256 %s, apt's lists say %s", d->file, hex,
-				   d->sha256);
+		rc = forge_err_set(err, -EBADMSG, "%s: SHA-256 %s, apt's lists say %s", d->file,
+				   hex, d->sha256);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -559,8 +581,8 @@ static int parse_uris(const char *text, const json_t *names, struct bld_deb **ou
 
 		if (len && p[0] == '\'') {
 			if (n == cap)
-				rc = forge_err_set(err, -EINVAL,
-						   "apt-get --print-uris: more files than packages");
+				rc = forge_err_set(
+				    err, -EINVAL, "apt-get --print-uris: more files than packages");
 			else if ((rc = parse_uri_line(p, len, &d[n], err)) == 0)
 				d[n++].fd = -1;
 		}
@@ -603,8 +625,8 @@ int bld_apt_fetch(struct bld_apt *apt, const char *cache, const char *cwd, const
 		if (rootfd < 0)
 			return forge_err_errno(err, errno, "open /");
 	}
-	rc = forge_mkdir_beneath(rootfd >= 0 ? rootfd : AT_FDCWD, cache[0] == '/' ? cache + 1 : cache,
-				 0755, err);
+	rc = forge_mkdir_beneath(rootfd >= 0 ? rootfd : AT_FDCWD,
+				 cache[0] == '/' ? cache + 1 : cache, 0755, err);
 	if (rootfd >= 0)
 		close(rootfd);
 	if (rc < 0) {

@@ -176,8 +176,8 @@ static int add_packages(struct build *b, struct forge_err *err)
 			if (strlen(b->debs[k].package) != wl ||
 			    strncmp(b->debs[k].package, json_string_value(name), wl) != 0)
 				continue;
-			int rc = forge_layer_add_deb(b->layer, b->debs[k].fd, b->debs[k].file, &filter,
-						     err);
+			int rc = forge_layer_add_deb(b->layer, b->debs[k].fd, b->debs[k].file,
+						     &filter, err);
 			if (rc < 0)
 				return rc;
 		}
@@ -286,7 +286,7 @@ static int add_accounts_file(struct build *b, bool passwd, struct forge_err *err
 
 			fprintf(f, "%s:x:%u:", g->name, g->gid);
 			json_array_foreach(g->members, k, m)
-				fprintf(f, "%s%s", k ? "," : "", json_string_value(m));
+			    fprintf(f, "%s%s", k ? "," : "", json_string_value(m));
 			fputc('\n', f);
 		}
 	}
@@ -384,15 +384,16 @@ static int copy_base_blobs(struct build *b, struct forge_err *err)
 			break;
 		}
 		in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		out = openat(b->blobs_fd, digest + 7, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		out =
+		    openat(b->blobs_fd, digest + 7, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
 		if (in < 0 || out < 0)
 			rc = forge_err_errno(err, errno, "layout: base blob %s", digest);
 		for (ssize_t n; rc == 0 && (n = read(in, buf, 1u << 17)) != 0;) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0 || write(out, buf, (size_t)n) != n)
-				rc = forge_err_errno(err, n < 0 ? errno : EIO, "layout: base blob %s",
-						     digest);
+				rc = forge_err_errno(err, n < 0 ? errno : EIO,
+						     "layout: base blob %s", digest);
 		}
 		if (in >= 0)
 			close(in);
@@ -419,9 +420,8 @@ static json_t *merged_env(const json_t *base_env, const json_t *spec_env)
 		if (!kv)
 			continue;
 		kl = strcspn(kv, "=");
-		json_object_foreach((json_t *)spec_env, key, v)
-			if (strlen(key) == kl && strncmp(key, kv, kl) == 0)
-				break;
+		json_object_foreach((json_t *)spec_env, key,
+				    v) if (strlen(key) == kl && strncmp(key, kv, kl) == 0) break;
 		if (!key)
 			json_array_append_new(env, json_string(kv));
 	}
@@ -517,7 +517,8 @@ static json_t *image_config(const struct build *b)
 	diff_ids = json_is_array(diff_ids) ? json_incref(diff_ids) : json_array();
 	if (!diff_ids || json_array_append_new(diff_ids, json_string(b->ld.diff_id)) < 0 ||
 	    json_object_set_new(config, "rootfs",
-				json_pack("{s:s, s:o}", "type", "layers", "diff_ids", diff_ids)) < 0)
+				json_pack("{s:s, s:o}", "type", "layers", "diff_ids", diff_ids)) <
+		0)
 		goto fail;
 	history = json_object_get(config, "history");
 	if (!json_is_array(history)) {
@@ -553,11 +554,11 @@ static int write_layout(struct build *b, int oci_fd, struct forge_err *err)
 	layers = b->base_manifest ? json_deep_copy(json_object_get(b->base_manifest, "layers"))
 				  : json_array();
 	if (layers)
-		json_array_append_new(layers,
-				      json_pack("{s:s, s:s, s:I}", "mediaType", MT_LAYER_ZSTD,
-						"digest", b->ld.blob, "size", (json_int_t)b->ld.size));
-	manifest = json_pack("{s:i, s:s, s:O, s:o*}", "schemaVersion", 2, "mediaType",
-			     MT_MANIFEST, "config", cdesc, "layers", layers);
+		json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType",
+							MT_LAYER_ZSTD, "digest", b->ld.blob, "size",
+							(json_int_t)b->ld.size));
+	manifest = json_pack("{s:i, s:s, s:O, s:o*}", "schemaVersion", 2, "mediaType", MT_MANIFEST,
+			     "config", cdesc, "layers", layers);
 	rc = manifest ? write_json_blob(b, manifest, MT_MANIFEST, &mdesc, err)
 		      : forge_err_set(err, -ENOMEM, "layout: manifest: out of memory");
 	if (rc < 0)
@@ -640,8 +641,8 @@ static int fetch_packages(struct build *b, const char *cache, struct forge_err *
 	fetch = json_copy(b->installed);
 	if (!fetch)
 		return forge_err_set(err, -ENOMEM, "build: out of memory");
-	json_array_foreach(fetch, i, v)
-		have_busybox = have_busybox || strcmp(json_string_value(v), BUSYBOX_DEB) == 0;
+	json_array_foreach(fetch, i, v) have_busybox =
+	    have_busybox || strcmp(json_string_value(v), BUSYBOX_DEB) == 0;
 	if (b->spec->n_applets && !have_busybox)
 		json_array_append_new(fetch, json_string(BUSYBOX_DEB));
 	if (json_array_size(fetch))

@@ -53,8 +53,8 @@
 #include "common/common.h"
 #include "images/images.h"
 
-#define FORGE_SPEC_MAX_BYTES   (1u << 20) /* a spec file */
-#define FORGE_LAYER_ZSTD_LEVEL 9 /* fixed: the level is part of the digest */
+#define FORGE_SPEC_MAX_BYTES	(1u << 20) /* a spec file */
+#define FORGE_LAYER_ZSTD_LEVEL	9	   /* fixed: the level is part of the digest */
 #define FORGE_LAYER_MAX_ENTRIES 1000000u
 #define FORGE_LAYER_MAX_BYTES	(16ull << 30) /* file data in one layer */
 #define FORGE_BUILD_CREATED	"1970-01-01T00:00:00Z"

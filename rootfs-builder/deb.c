@@ -22,12 +22,11 @@
 struct deb {
 	const char *name;
 	struct archive *outer, *inner;
-	char *buf; /* the outer archive's data, handed to the inner reader */
+	char *buf;		    /* the outer archive's data, handed to the inner reader */
 	char entry[FORGE_PATH_MAX]; /* the inner entry being read, normalised */
 };
 
-static int deb_fail(const struct deb *d, struct archive *a, const char *what,
-		    struct forge_err *err)
+static int deb_fail(const struct deb *d, struct archive *a, const char *what, struct forge_err *err)
 {
 	const char *why = archive_error_string(a);
 
@@ -90,7 +89,8 @@ static int member_path(const struct deb *d, const char *what, const char *name,
 				     what);
 	n = bld_norm_path(name, out, &why);
 	if (n < 0)
-		return forge_err_set(err, n, "%s: %s: %s refused: %s", d->name, name, what, why.msg);
+		return forge_err_set(err, n, "%s: %s: %s refused: %s", d->name, name, what,
+				     why.msg);
 	return n;
 }
 
@@ -117,9 +117,9 @@ static int add_entry(struct forge_layer *l, struct deb *d, struct archive_entry 
 	} else if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
 		return forge_err_set(err, -EINVAL, "%s: %s: %s refused", d->name, d->entry,
 				     type == AE_IFCHR || type == AE_IFBLK ? "device node"
-				     : type == AE_IFIFO		      ? "fifo"
-				     : type == AE_IFSOCK	      ? "socket"
-								      : "unknown entry type");
+				     : type == AE_IFIFO			  ? "fifo"
+				     : type == AE_IFSOCK		  ? "socket"
+									  : "unknown entry type");
 	}
 	if (!wanted(f, d->entry))
 		return 0;
@@ -135,9 +135,9 @@ static int add_entry(struct forge_layer *l, struct deb *d, struct archive_entry 
 	} else if (type == AE_IFLNK) {
 		const char *target = archive_entry_symlink(ae);
 
-		n = target && *target ? forge_layer_add_symlink(l, d->entry, target, err)
-				      : forge_err_set(err, -EINVAL, "%s: %s: empty symlink", d->name,
-						      d->entry);
+		n = target && *target
+			? forge_layer_add_symlink(l, d->entry, target, err)
+			: forge_err_set(err, -EINVAL, "%s: %s: empty symlink", d->name, d->entry);
 	} else {
 		if (!archive_entry_size_is_set(ae) || archive_entry_size(ae) < 0)
 			return forge_err_set(err, -EINVAL, "%s: %s: no size", d->name, d->entry);
@@ -194,10 +194,10 @@ static int check_format(struct deb *d, struct archive_entry *ae, struct forge_er
 	char v[16] = {0};
 	la_ssize_t n;
 
-	if (strcmp(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "",
-		   "debian-binary") != 0)
-		return forge_err_set(err, -EINVAL, "%s: not a Debian package (no debian-binary first)",
-				     d->name);
+	if (strcmp(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "", "debian-binary") !=
+	    0)
+		return forge_err_set(err, -EINVAL,
+				     "%s: not a Debian package (no debian-binary first)", d->name);
 	n = archive_read_data(d->outer, v, sizeof(v) - 1);
 	if (n < 0)
 		return deb_fail(d, d->outer, "debian-binary", err);

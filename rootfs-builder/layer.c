@@ -216,9 +216,9 @@ static int parents(struct forge_layer *l, char *path, struct forge_err *err)
 			rc = put(l, path, &dir, err);
 		*slash = '/';
 		if (p && p->type != ENT_DIR)
-			rc = forge_err_set(err, -ENOTDIR, "%s: parent %.*s is a %s, not a directory",
-					   path, (int)(slash - path), path,
-					   p->type == ENT_FILE ? "file" : "symlink");
+			rc = forge_err_set(
+			    err, -ENOTDIR, "%s: parent %.*s is a %s, not a directory", path,
+			    (int)(slash - path), path, p->type == ENT_FILE ? "file" : "symlink");
 		if (rc < 0)
 			return rc;
 	}
@@ -269,19 +269,22 @@ static int entry_path(const char *path, char buf[FORGE_PATH_MAX], bool root_ok,
 		      struct forge_err *err)
 {
 	int n = bld_norm_path(path, buf, err);
-	const char *base = strrchr(buf, '/');
+	const char *base;
 
+	if (n < 0)
+		return n;
 	if (n == 0 && !root_ok)
 		return forge_err_set(err, -EINVAL, "\"%s\": names the layer's root", path);
 	/* The unpacker turns ".wh." names into whiteouts: a file of that name
 	 * would delete something of a lower layer instead. */
+	base = strrchr(buf, '/');
 	if (n > 0 && strncmp(base ? base + 1 : buf, ".wh.", 4) == 0)
-		return forge_err_set(err, -EINVAL, "%s: a \".wh.\" name is a whiteout, refused", buf);
+		return forge_err_set(err, -EINVAL, "%s: a \".wh.\" name is a whiteout, refused",
+				     buf);
 	return n;
 }
 
-int forge_layer_add_dir(struct forge_layer *l, const char *path, mode_t mode,
-			struct forge_err *err)
+int forge_layer_add_dir(struct forge_layer *l, const char *path, mode_t mode, struct forge_err *err)
 {
 	char p[FORGE_PATH_MAX];
 	struct entry e = {.type = ENT_DIR, .mode = mode & 07777}, *old;
@@ -355,8 +358,8 @@ int forge_layer_add_file_from(struct forge_layer *l, const char *path, mode_t mo
 	/* Refused before any data is spooled. */
 	old = lookup(l, p);
 	if (old && old->type == ENT_DIR)
-		return forge_err_set(err, -EISDIR, "%s: is a directory, cannot be replaced by a file",
-				     p);
+		return forge_err_set(err, -EISDIR,
+				     "%s: is a directory, cannot be replaced by a file", p);
 	if (size > FORGE_LAYER_MAX_BYTES - l->spool_end)
 		return forge_err_set(err, -EFBIG, "%s: the layer would hold more than %llu bytes",
 				     p, (unsigned long long)FORGE_LAYER_MAX_BYTES);
@@ -432,8 +435,8 @@ int forge_layer_add_symlink(struct forge_layer *l, const char *path, const char 
 	if (!*target || strlen(target) >= FORGE_PATH_MAX)
 		return forge_err_set(err, -EINVAL, "%s: symlink target empty or too long", p);
 	if (target[0] != '/' && climbs_out(p, target))
-		return forge_err_set(err, -EINVAL, "%s: symlink target \"%.200s\" climbs above the root",
-				     p, target);
+		return forge_err_set(
+		    err, -EINVAL, "%s: symlink target \"%.200s\" climbs above the root", p, target);
 	e.target = strdup(target);
 	if (!e.target)
 		return forge_err_set(err, -ENOMEM, "layer: out of memory");
@@ -456,8 +459,8 @@ int forge_layer_add_hardlink(struct forge_layer *l, const char *path, const char
 	}
 	te = lookup(l, t);
 	if (!te || te->type != ENT_FILE)
-		return forge_err_set(err, -ENOENT, "%s: hard link to %s, which is not a file of the layer",
-				     p, t);
+		return forge_err_set(err, -ENOENT,
+				     "%s: hard link to %s, which is not a file of the layer", p, t);
 	if (strcmp(p, t) == 0)
 		return 0;
 	e = *te;
@@ -484,8 +487,8 @@ int forge_layer_read_file(struct forge_layer *l, const char *path, char **out, s
 	if (!buf)
 		return forge_err_set(err, -ENOMEM, "layer: out of memory");
 	for (size_t done = 0; done < e->size;) {
-		ssize_t n = pread(l->spool, buf + done, (size_t)e->size - done,
-				  (off_t)(e->off + done));
+		ssize_t n =
+		    pread(l->spool, buf + done, (size_t)e->size - done, (off_t)(e->off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -546,7 +549,8 @@ static int sink_compress(struct sink *s, const void *buf, size_t len, ZSTD_EndDi
 
 		left = ZSTD_compressStream2(s->zc, &out, &in, mode);
 		if (ZSTD_isError(left))
-			return forge_err_set(s->err, -EIO, "layer: zstd: %s", ZSTD_getErrorName(left));
+			return forge_err_set(s->err, -EIO, "layer: zstd: %s",
+					     ZSTD_getErrorName(left));
 		rc = sink_out(s, s->zbuf, out.pos);
 		if (rc < 0)
 			return rc;
@@ -579,8 +583,8 @@ static int tar_fail(struct sink *s, struct archive *a, const char *path)
 }
 
 /* Copies e's data from the spool into the archive. */
-static int tar_data(struct forge_layer *l, struct archive *a, struct sink *s,
-		    const struct entry *e, char *buf)
+static int tar_data(struct forge_layer *l, struct archive *a, struct sink *s, const struct entry *e,
+		    char *buf)
 {
 	for (uint64_t done = 0; done < e->size;) {
 		size_t want = e->size - done < CHUNK ? (size_t)(e->size - done) : CHUNK;
@@ -688,8 +692,8 @@ int forge_layer_write(struct forge_layer *l, int fd, struct forge_layer_digest *
 		goto out;
 	}
 	/* One thread and fixed parameters: the bytes depend on nothing else. */
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(s.zc, ZSTD_c_compressionLevel,
-						FORGE_LAYER_ZSTD_LEVEL)) ||
+	if (ZSTD_isError(
+		ZSTD_CCtx_setParameter(s.zc, ZSTD_c_compressionLevel, FORGE_LAYER_ZSTD_LEVEL)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(s.zc, ZSTD_c_checksumFlag, 1)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(s.zc, ZSTD_c_nbWorkers, 0))) {
 		rc = forge_err_set(err, -EIO, "layer: zstd parameters refused");

@@ -11,7 +11,7 @@
 #include "rootfs-builder/builder.h"
 
 #define JPATH_SZ    128
-#define NAME_ID_MAX 32 /* user and group names */
+#define NAME_ID_MAX 32	   /* user and group names */
 #define ID_MAX	    65535u /* a container's ids are 0..65535 */
 
 /* The file name and where the message goes, threaded through every check. */
@@ -51,7 +51,8 @@ static struct quoted key_text(const char *key)
 	size_t n = strlen(key);
 
 	if (n && n < sizeof(q.s) &&
-	    strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/") == n) {
+	    strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/") ==
+		n) {
 		memcpy(q.s, key, n + 1);
 		return q;
 	}
@@ -332,13 +333,14 @@ static int parse_packages(const struct sp *sp, const json_t *v, struct forge_bui
 	if (rc == 0)
 		rc = only_keys(sp, v, "packages", keys);
 	if (rc == 0 && (e = json_object_get(v, "install")))
-		rc = string_list(sp, e, "packages.install", package_name_ok, "a Debian package name",
-				 &s->packages, &s->n_packages);
+		rc = string_list(sp, e, "packages.install", package_name_ok,
+				 "a Debian package name", &s->packages, &s->n_packages);
 	if (rc == 0 && (e = json_object_get(v, "depends")))
 		rc = want_bool(sp, e, "packages.depends", &s->depends);
 	if (rc == 0 && (e = json_object_get(v, "exclude")))
-		rc = string_list(sp, e, "packages.exclude", package_name_ok, "a Debian package name",
-				 &s->exclude_packages, &s->n_exclude_packages);
+		rc =
+		    string_list(sp, e, "packages.exclude", package_name_ok, "a Debian package name",
+				&s->exclude_packages, &s->n_exclude_packages);
 	if (rc == 0 && (e = json_object_get(v, "exclude_paths"))) {
 		rc = string_list(sp, e, "packages.exclude_paths", NULL, NULL, &s->exclude_paths,
 				 &s->n_exclude_paths);
@@ -517,8 +519,8 @@ static int parse_groups(const struct sp *sp, const json_t *v, struct forge_build
 	static const char *const keys[] = {"name", "gid", "members", NULL};
 	size_t i;
 	json_t *e, *m;
-	int rc = record_list(sp, v, "groups", sizeof(*s->groups), (void **)&s->groups,
-			     &s->n_groups);
+	int rc =
+	    record_list(sp, v, "groups", sizeof(*s->groups), (void **)&s->groups, &s->n_groups);
 
 	json_array_foreach(v, i, e)
 	{
@@ -697,8 +699,8 @@ void forge_build_spec_free(struct forge_build_spec *s)
 int forge_build_spec_parse(json_t *doc, const char *name, struct forge_build_spec **out,
 			   struct forge_err *err)
 {
-	static const char *const keys[] = {"name",	  "base",  "busybox",  "packages",
-					   "directories", "files", "symlinks", "users",
+	static const char *const keys[] = {"name",	  "base",   "busybox",	"packages",
+					   "directories", "files",  "symlinks", "users",
 					   "groups",	  "config", NULL};
 	struct sp sp = {.file = name ? name : "spec", .err = err};
 	struct forge_image_ref ref;
@@ -712,7 +714,8 @@ int forge_build_spec_parse(json_t *doc, const char *name, struct forge_build_spe
 	if (!s)
 		return forge_err_set(err, -ENOMEM, "%s: out of memory", sp.file);
 	s->doc = json_incref(doc);
-	rc = json_is_object(doc) ? 0 : forge_err_set(err, -EINVAL, "%s: must be a mapping", sp.file);
+	rc =
+	    json_is_object(doc) ? 0 : forge_err_set(err, -EINVAL, "%s: must be a mapping", sp.file);
 	if (rc == 0)
 		rc = only_keys(&sp, doc, "", keys);
 	if (rc == 0)

@@ -124,6 +124,8 @@ int main(int argc, char **argv)
 		s->net = NULL; /* the hub stays: the next start re-adopts the scenario */
 		scenario_free(s);
 	}
+	for (size_t i = 0; i < sizeof(d.tpl_cache) / sizeof(d.tpl_cache[0]); i++)
+		forge_template_free(d.tpl_cache[i].t);
 	forge_template_schema_free(d.schema);
 	forge_policy_free(d.policy);
 	forge_runtime_close(d.rt);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/common.h"
@@ -102,8 +103,19 @@ struct forged_config {
 int forged_config_load(const struct forge_paths *p, const char *file, struct forged_config *cfg,
 		       struct forge_err *err);
 
+/* Parsed templates, reused while the file's identity and mtime stay the same. */
+struct forged_tpl {
+	char name[33];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct forge_template *t;
+};
+
 struct forged {
 	struct forge_paths paths;
+	struct forged_tpl tpl_cache[16];
 	struct forged_config cfg;
 	struct forge_runtime *rt;
 	struct forge_template_schema *schema;

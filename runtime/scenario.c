@@ -339,11 +339,81 @@ static int load_template(struct forged *d, const char *name, struct forge_templa
 				     "template name must match [a-z0-9-]{1,32}, got \"%.40s\"",
 				     name ? name : "");
 	snprintf(file, sizeof(file), "%s.yaml", name);
-	int rc = forge_template_load_file(d->schema, d->templates_fd, file, t, NULL, err);
-	if (rc == -ENOENT)
-		*code = FORGE_E_NOT_FOUND;
-	else if (rc)
-		*code = FORGE_E_INTERNAL; /* a shipped template that does not load */
+	struct stat st;
+	if (fstatat(d->templates_fd, file, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		*code = errno == ENOENT ? FORGE_E_NOT_FOUND : FORGE_E_INTERNAL;
+		return forge_err_errno(err, errno, "template %s", name);
+	}
+	/* A cached parse is reused only while the file is the same file with
+	 * the same size and mtime; anything else is parsed (and hashed) again. */
+	struct forged_tpl *slot = &d->tpl_cache[0];
+	for (size_t i = 0; i < sizeof(d->tpl_cache) / sizeof(d->tpl_cache[0]); i++) {
+		struct forged_tpl *c = &d->tpl_cache[i];
+		if (c->t && strcmp(c->name, name) == 0) {
+			if (c->dev == st.st_dev && c->ino == st.st_ino && c->size == st.st_size &&
+			    c->mtime.tv_sec == st.st_mtim.tv_sec &&
+			    c->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+				*t = c->t;
+				return 0;
+			}
+			slot = c;
+			break;
+		}
+		if (!c->t)
+			slot = c;
+	}
+	struct forge_template *fresh = NULL;
+	int rc = forge_template_load_file(d->schema, d->templates_fd, file, &fresh, NULL, err);
+	if (rc) {
+		*code = rc == -ENOENT ? FORGE_E_NOT_FOUND : FORGE_E_INTERNAL;
+		return rc;
+	}
+	forge_template_free(slot->t);
+	*slot = (struct forged_tpl){.dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
+				    .mtime = st.st_mtim, .t = fresh};
+	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	*t = fresh;
+	return 0;
+}
+
+/* Templates are immutable once admitted: <lib>/templates-admitted/<name>@<version>
+ * holds the hash the first spawn ran, and a different hash under the same
+ * name and version is refused. */
+static int admit_template_hash(struct forged *d, const struct forge_template *t,
+			       struct forge_err *err)
+{
+	char file[128], *seen = NULL;
+	int lib = open(d->paths.lib, O_PATH | O_DIRECTORY | O_CLOEXEC), dir = -1, rc;
+	if (lib < 0)
+		return forge_err_errno(err, errno, "open %s", d->paths.lib);
+	rc = forge_mkdir_beneath(lib, "templates-admitted", 0700, err);
+	if (rc == 0)
+		dir = forge_open_beneath(lib, "templates-admitted", O_PATH | O_DIRECTORY, 0, err);
+	close(lib);
+	if (dir < 0)
+		return rc ? rc : dir;
+	snprintf(file, sizeof(file), "%s@%s", t->name, t->version);
+	if (!forge_name_is_component(file)) {
+		close(dir);
+		return forge_err_set(err, -EINVAL, "template version \"%s\" is not a plain name",
+				     t->version);
+	}
+	rc = forge_read_file(dir, file, &seen, NULL, 128, NULL);
+	if (rc == 0) {
+		seen[strcspn(seen, "\n")] = '\0';
+		rc = strcmp(seen, t->sha256) == 0
+			 ? 0
+			 : forge_err_set(err, -EPERM,
+					 "template %s version %s changed since it was admitted "
+					 "(sha256 %.16s…, admitted %.16s…): give it a new version",
+					 t->name, t->version, t->sha256, seen);
+	} else {
+		char line[66];
+		snprintf(line, sizeof(line), "%s\n", t->sha256);
+		rc = forge_atomic_write(dir, file, line, strlen(line), 0600, err);
+	}
+	free(seen);
+	close(dir);
 	return rc;
 }
 
@@ -384,6 +454,10 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 		return rc;
 	if ((rc = gate_training(d, t, code, details, err)))
 		goto fail_early;
+	if ((rc = admit_template_hash(d, t, err))) {
+		*code = rc == -EPERM ? FORGE_E_CONFLICT : FORGE_E_INTERNAL;
+		goto fail_early;
+	}
 	if ((rc = admit(d, t, err))) {
 		*code = rc == -EAGAIN ? FORGE_E_PAUSED : FORGE_E_CAPACITY;
 		goto fail_early;
@@ -453,6 +527,14 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 	s->state = SC_CREATING;
 	s->next = d->scenarios;
 	d->scenarios = s;
+	/* One journal entry covers every object of the build: the hub by its
+	 * path, pins by the images, cgroups and processes by the scenario's
+	 * cgroup directory. A crash before "running" is journaled is undone by
+	 * the teardown, which finds each of them by name. */
+	if ((rc = path_fmt(s->hub_path, sizeof(s->hub_path), err, "%s/%s-%s", d->cfg.netns_dir,
+			   d->paths.prefix, s->id)))
+		goto fail;
+	s->hub_made = true;
 	if ((rc = journal_write(&d->paths, s, err)))
 		goto fail;
 	forged_crash_point("journal");
@@ -460,21 +542,11 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 		if ((rc = forge_image_pin(&d->paths, s->ctr[i].image_digest, s->id, err)))
 			goto fail;
 	forged_crash_point("pin");
-	if ((rc = path_fmt(s->hub_path, sizeof(s->hub_path), err, "%s/%s-%s", d->cfg.netns_dir,
-			   d->paths.prefix, s->id)))
-		goto fail;
-	s->hub_made = true;
-	if ((rc = journal_write(&d->paths, s, err)))
-		goto fail;
 	if ((rc = forge_net_create(&topo, d->paths.prefix, d->cfg.netns_dir, &s->net, err)))
 		goto fail;
 	forged_crash_point("network");
 	for (size_t i = 0; i < s->n_ctr; i++) {
-		rc = start_container(d, s, s->net, t, i, err);
-		/* journaled even on failure: a started-then-failed container's
-		 * record must reach the journal before anything else happens */
-		int jr = journal_write(&d->paths, s, rc ? NULL : err);
-		if (rc || (rc = jr))
+		if ((rc = start_container(d, s, s->net, t, i, err)))
 			goto fail;
 		forged_crash_point("container");
 	}
@@ -482,7 +554,6 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 		goto fail;
 	forged_crash_point("running");
 	json_decref(tj);
-	forge_template_free(t);
 	*out = s;
 	return 0;
 
@@ -494,11 +565,9 @@ fail:
 				  terr.msg, NULL);
 	}
 	json_decref(tj);
-	forge_template_free(t);
 	return rc;
 fail_early:
 	json_decref(tj);
-	forge_template_free(t);
 	free(s);
 	return rc;
 }

@@ -35,10 +35,10 @@ struct forge_audit {
 /* The chain's state as the head (or an adopted line after it) gives it. */
 struct audit_state {
 	bool head_present;
-	bool adopted;	/* the line after the head was taken over (crash recovery) */
-	uint64_t seq;	/* last event; 0 for an empty log */
-	char hash[65];	/* its hash; zeros for an empty log */
-	uint64_t size;	/* log length after it */
+	bool adopted;  /* the line after the head was taken over (crash recovery) */
+	uint64_t seq;  /* last event; 0 for an empty log */
+	char hash[65]; /* its hash; zeros for an empty log */
+	uint64_t size; /* log length after it */
 	char key_id[FORGE_KEY_ID_LEN + 1];
 	char sig[90];
 };
@@ -109,7 +109,8 @@ static int audit_check_line(const char *line, size_t len, uint64_t seq, const ch
 
 	ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(ev)) {
-		snprintf(why, AUDIT_WHY_MAX, "not a JSON object (%s)", ev ? "other type" : jerr.text);
+		snprintf(why, AUDIT_WHY_MAX, "not a JSON object (%s)",
+			 ev ? "other type" : jerr.text);
 		goto out;
 	}
 	if (json_object_size(ev) != sizeof(audit_fields) / sizeof(audit_fields[0])) {
@@ -155,7 +156,8 @@ static int audit_check_line(const char *line, size_t len, uint64_t seq, const ch
 		goto out;
 	}
 	if (audit_event_hash(ev, mine, &e) < 0 || strcmp(mine, h) != 0) {
-		snprintf(why, AUDIT_WHY_MAX, "hash does not match the content (the line was modified)");
+		snprintf(why, AUDIT_WHY_MAX,
+			 "hash does not match the content (the line was modified)");
 		goto out;
 	}
 	pk = forge_keyset_find(ks, kid);
@@ -319,7 +321,7 @@ static int audit_read_extra(int logfd, uint64_t from, uint64_t size, char **out,
  * Where the next event goes. The head is trusted as written; bytes after it
  * are either the one line a crash kept the head from covering (checked and
  * adopted) or a torn line (-EUCLEAN), and anything else stops appends.
- * extra_out (may be NULL) receives the torn bytes for repair.
+ * torn (may be NULL) receives the torn bytes, for repair.
  */
 static int audit_state_locked(struct forge_audit *a, struct audit_state *st, char **torn,
 			      size_t *torn_len, struct forge_err *err)
@@ -370,7 +372,8 @@ static int audit_state_locked(struct forge_audit *a, struct audit_state *st, cha
 		rc = forge_err_set(err, -EBADMSG,
 				   "%s: the %zu bytes after %s are not the one event a crash "
 				   "can leave there: run forgectl audit verify",
-				   AUDIT_LOG, len, st->head_present ? "its signed head" : "the start");
+				   AUDIT_LOG, len,
+				   st->head_present ? "its signed head" : "the start");
 		goto out;
 	}
 	st->seq++;
@@ -398,10 +401,9 @@ static void audit_unlock(struct forge_audit *a)
 
 /* ------------------------------------------------------------ append */
 
-static char *audit_build_line(struct forge_audit *a, const struct audit_state *st,
-			      const char *type, const char *actor, const char *cid,
-			      const json_t *data, char hash[65], size_t *len,
-			      struct forge_err *err)
+static char *audit_build_line(struct forge_audit *a, const struct audit_state *st, const char *type,
+			      const char *actor, const char *cid, const json_t *data, char hash[65],
+			      size_t *len, struct forge_err *err)
 {
 	char ts[32], sig[90];
 	struct timespec now;
@@ -411,10 +413,10 @@ static char *audit_build_line(struct forge_audit *a, const struct audit_state *s
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	scoring_time_format((int64_t)now.tv_sec, (int)(now.tv_nsec / 1000000), ts);
-	ev = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:O, s:s, s:s}", "seq",
-		       (json_int_t)(st->seq + 1), "ts", ts, "type", type, "actor", actor,
-		       "correlation_id", cid, "data", data, "prev_hash", st->hash, "key_id",
-		       a->key.id);
+	ev =
+	    json_pack("{s:I, s:s, s:s, s:s, s:s?, s:O, s:s, s:s}", "seq", (json_int_t)(st->seq + 1),
+		      "ts", ts, "type", type, "actor", actor, "correlation_id", cid, "data", data,
+		      "prev_hash", st->hash, "key_id", a->key.id);
 	if (!ev) {
 		forge_err_set(err, -EINVAL, "audit %s: cannot encode the event (invalid UTF-8?)",
 			      type);
@@ -432,8 +434,8 @@ static char *audit_build_line(struct forge_audit *a, const struct audit_state *s
 	}
 	line = scoring_json_file(ev, len, err);
 	if (line && *len > AUDIT_LINE_MAX) {
-		forge_err_set(err, -E2BIG, "audit %s: event of %zu bytes, more than %u", type,
-			      *len, AUDIT_LINE_MAX);
+		forge_err_set(err, -E2BIG, "audit %s: event of %zu bytes, more than %u", type, *len,
+			      AUDIT_LINE_MAX);
 		free(line);
 		line = NULL;
 	}
@@ -462,7 +464,7 @@ static int audit_append_locked(struct forge_audit *a, struct audit_state *st, co
 	line = audit_build_line(a, st, type, actor, cid, data, hash, &len, err);
 	if (!line)
 		return err && err->code ? err->code : -ENOMEM;
-	rc = scoring_write_all(a->logfd, line, len);
+	rc = scoring_write_once(a->logfd, line, len);
 	if (rc == 0 && fdatasync(a->logfd) < 0)
 		rc = -errno;
 	free(line);
@@ -500,8 +502,8 @@ static int audit_open_in(const struct forge_paths *p, bool check, struct forge_a
 	rc = forge_key_load_active(p, FORGE_KEY_AUDIT, &a->key, err);
 	if (rc < 0)
 		goto fail;
-	a->logfd = openat(a->dirfd, AUDIT_LOG,
-			  O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	a->logfd =
+	    openat(a->dirfd, AUDIT_LOG, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (a->logfd < 0) {
 		rc = forge_err_errno(err, errno, "%s/%s/%s", p->lib, SCORING_AUDIT_DIR, AUDIT_LOG);
 		goto fail;
@@ -597,8 +599,8 @@ static int audit_save_torn(struct forge_audit *a, uint64_t offset, const char *b
 	forge_sha256_hex(bytes, len, out->removed_sha256);
 	out->offset = offset;
 	out->removed = len;
-	return scoring_write_new(a->dirfd, out->saved_as, bytes, len, 0600, err) ?:
-	       scoring_fsync_dir(a->dirfd, SCORING_AUDIT_DIR, err);
+	return scoring_write_new(a->dirfd, out->saved_as, bytes, len, 0600, err)
+		   ?: scoring_fsync_dir(a->dirfd, SCORING_AUDIT_DIR, err);
 }
 
 int forge_audit_repair(const struct forge_paths *p, const char *actor,
@@ -704,28 +706,35 @@ static int audit_verify_head(const struct audit_state *head, uint64_t lines, boo
 	return audit_fail(rep, head->seq, -EBADMSG, err, why);
 }
 
-static int audit_verify_lines(FILE *f, const struct forge_keyset *ks, const struct audit_state *head,
-			      struct forge_audit_report *rep, struct forge_err *err)
+static int audit_verify_lines(FILE *f, const struct forge_keyset *ks,
+			      const struct audit_state *head, struct forge_audit_report *rep,
+			      struct forge_err *err)
 {
 	char prev[65] = SCORING_ZERO_HASH, before[65] = SCORING_ZERO_HASH, hash[65],
 	     why[AUDIT_WHY_MAX];
 	uint64_t end = 0, before_end = 0;
-	char *line = NULL;
-	size_t cap = 0;
 	bool torn = false;
-	ssize_t n;
+	char *line;
+	size_t n;
 	int rc = 0;
 
-	while ((n = getline(&line, &cap, f)) > 0) {
+	/* Bounded: a planted multi-gigabyte line costs one buffer, not the memory. */
+	line = malloc(AUDIT_LINE_MAX + 2);
+	if (!line)
+		return forge_err_set(err, -ENOMEM, "audit: out of memory");
+	while (fgets(line, AUDIT_LINE_MAX + 2, f)) {
+		/* What fgets consumed, counting any NUL bytes inside the line. */
+		n = (size_t)((uint64_t)ftello(f) - end);
 		if (line[n - 1] != '\n') {
+			if (n > AUDIT_LINE_MAX) {
+				rc = audit_fail(rep, rep->lines + 1, -EBADMSG, err,
+						"longer than any event");
+				goto out;
+			}
 			torn = true;
 			break;
 		}
-		if ((size_t)n > AUDIT_LINE_MAX + 1) {
-			rc = audit_fail(rep, rep->lines + 1, -EBADMSG, err, "longer than any event");
-			goto out;
-		}
-		rc = audit_check_line(line, (size_t)n - 1, rep->lines + 1, prev, ks, hash, why);
+		rc = audit_check_line(line, n - 1, rep->lines + 1, prev, ks, hash, why);
 		if (rc < 0) {
 			rc = audit_fail(rep, rep->lines + 1, rc, err, why);
 			goto out;
@@ -735,7 +744,7 @@ static int audit_verify_lines(FILE *f, const struct forge_keyset *ks, const stru
 		memcpy(prev, hash, sizeof(prev));
 		memcpy(rep->last_hash, hash, sizeof(hash));
 		before_end = end;
-		end += (uint64_t)n;
+		end += n;
 	}
 	if (ferror(f)) {
 		rc = forge_err_errno(err, errno, "%s: read", AUDIT_LOG);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* evidence.tar.zst: a reproducible ustar (libarchive) in one zstd frame (libzstd), and its check. */
+/* evidence.tar.zst: a reproducible ustar (libarchive) in one zstd frame (libzstd), and its check.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -77,9 +78,8 @@ static int evidence_tar(const struct forge_artifact *const *sorted, size_t n,
 		archive_entry_set_mtime(e, 0, 0);
 		archive_entry_set_size(e, (la_int64_t)sorted[i]->len);
 		if (archive_write_header(a, e) != ARCHIVE_OK ||
-		    (sorted[i]->len &&
-		     archive_write_data(a, sorted[i]->data, sorted[i]->len) !=
-			 (la_ssize_t)sorted[i]->len)) {
+		    (sorted[i]->len && archive_write_data(a, sorted[i]->data, sorted[i]->len) !=
+					   (la_ssize_t)sorted[i]->len)) {
 			rc = forge_err_set(err, b->oom ? -ENOMEM : -EIO, "evidence: %s: %s",
 					   sorted[i]->name, archive_error_string(a));
 			goto out;
@@ -116,8 +116,8 @@ int scoring_evidence_build(const struct forge_artifact *const *sorted, size_t n,
 	}
 	/* Every parameter that shapes the frame, set explicitly: one frame,
 	 * no worker threads, its size and checksum recorded. */
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel,
-						FORGE_EVIDENCE_ZSTD_LEVEL)) ||
+	if (ZSTD_isError(
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, FORGE_EVIDENCE_ZSTD_LEVEL)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, 0)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1))) {
@@ -164,8 +164,7 @@ static int evidence_unzstd(const void *zst, size_t len, void **out, size_t *outl
 	if (size == ZSTD_CONTENTSIZE_UNKNOWN)
 		return forge_err_set(err, -EBADMSG, "%s: zstd frame without a content size",
 				     SCORING_EVIDENCE);
-	if (size > FORGE_EVIDENCE_BYTES_MAX + (FORGE_ARTIFACTS_MAX + 1) * 1024ull +
-		       EVIDENCE_RECORD)
+	if (size > FORGE_EVIDENCE_BYTES_MAX + (FORGE_ARTIFACTS_MAX + 1) * 1024ull + EVIDENCE_RECORD)
 		return forge_err_set(err, -EFBIG, "%s: %llu bytes uncompressed, too large",
 				     SCORING_EVIDENCE, size);
 	frame = ZSTD_findFrameCompressedSize(zst, len);
@@ -187,13 +186,13 @@ static int evidence_unzstd(const void *zst, size_t len, void **out, size_t *outl
 }
 
 /* An entry as Forge writes them, and nothing else. */
-static int evidence_check_entry(struct archive_entry *e, const char *prev,
-				struct forge_err *err)
+static int evidence_check_entry(struct archive_entry *e, const char *prev, struct forge_err *err)
 {
 	const char *name = archive_entry_pathname(e);
 
 	if (!name || !*name)
-		return forge_err_set(err, -EBADMSG, "%s: an entry without a name", SCORING_EVIDENCE);
+		return forge_err_set(err, -EBADMSG, "%s: an entry without a name",
+				     SCORING_EVIDENCE);
 	if (archive_entry_filetype(e) != AE_IFREG)
 		return forge_err_set(err, -EBADMSG, "%s: %s: not a regular file", SCORING_EVIDENCE,
 				     name);
@@ -208,8 +207,7 @@ static int evidence_check_entry(struct archive_entry *e, const char *prev,
 	return 0;
 }
 
-static int evidence_names_push(char ***names, size_t *n, const char *name,
-			       struct forge_err *err)
+static int evidence_names_push(char ***names, size_t *n, const char *name, struct forge_err *err)
 {
 	char **grown;
 
@@ -263,8 +261,8 @@ int scoring_evidence_list(const void *zst, size_t len, char ***names, size_t *n,
 		rc = forge_err_set(err, -EBADMSG, "%s: %s", SCORING_EVIDENCE,
 				   archive_error_string(a));
 	else if (archive_format(a) != ARCHIVE_FORMAT_TAR_USTAR && *n)
-		rc = forge_err_set(err, -EBADMSG, "%s: not a plain ustar archive",
-				   SCORING_EVIDENCE);
+		rc =
+		    forge_err_set(err, -EBADMSG, "%s: not a plain ustar archive", SCORING_EVIDENCE);
 out:
 	archive_read_free(a);
 	free(tar);

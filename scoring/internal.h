@@ -45,8 +45,8 @@ int scoring_open_lib_dir(const struct forge_paths *p, const char *name, bool cre
 /* Creates dirfd/name (must not exist), writes data, fsyncs. */
 int scoring_write_new(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
 		      struct forge_err *err);
-/* Writes all of data to fd (retrying short writes and EINTR); -errno. */
-int scoring_write_all(int fd, const void *data, size_t len);
+/* One write(2) of all of data to a regular file; a short write is -ENOSPC. */
+int scoring_write_once(int fd, const void *data, size_t len);
 int scoring_fsync_dir(int dirfd, const char *what, struct forge_err *err);
 
 /* Canonical JSON of v followed by one newline, as every result file is written. */

@@ -13,11 +13,11 @@
 
 #include "scoring/internal.h"
 
-#define KEYS_ACTIVE    "active"
-#define KEYS_FILE_MAX  4096
-#define KEYS_SET_MAX   (1u << 20)
-#define KEYS_MAX       1024 /* keys of one purpose: rotation is rare */
-#define KEYS_PUB_B64   43   /* base64url of 32 bytes */
+#define KEYS_ACTIVE   "active"
+#define KEYS_FILE_MAX 4096
+#define KEYS_SET_MAX  (1u << 20)
+#define KEYS_MAX      1024 /* keys of one purpose: rotation is rare */
+#define KEYS_PUB_B64  43   /* base64url of 32 bytes */
 
 static const char *const key_purposes[] = {
     [FORGE_KEY_VERDICT] = "verdict",
@@ -47,38 +47,27 @@ void forge_key_wipe(struct forge_key *key)
 		forge_memzero(key, sizeof(*key));
 }
 
-/* Something others could write to could swap the key Forge signs with. */
-static int keys_check_dir(int fd, const char *what, struct forge_err *err)
+/*
+ * Owned by us and closed to others as mask says: 077 for a secret key, 022 for
+ * the directories and the active pointer, which decide what Forge signs with.
+ */
+static int keys_check(int fd, const char *what, mode_t mask, struct forge_err *err)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
 		return forge_err_errno(err, errno, "keys: %s: fstat", what);
-	if (st.st_uid != geteuid())
-		return forge_err_set(err, -EPERM, "keys: %s: owned by uid %u, not by uid %u", what,
-				     (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & 022)
-		return forge_err_set(err, -EPERM,
-				     "keys: %s: mode %04o is writable by group or others", what,
-				     (unsigned)(st.st_mode & 07777));
-	return 0;
-}
-
-static int keys_check_secret(int fd, const char *what, struct forge_err *err)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return forge_err_errno(err, errno, "keys: %s: fstat", what);
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return forge_err_set(err, -EPERM, "keys: %s: not a regular file", what);
 	if (st.st_uid != geteuid())
 		return forge_err_set(err, -EPERM, "keys: %s: owned by uid %u, not by uid %u", what,
 				     (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & 077)
-		return forge_err_set(err, -EPERM,
-				     "keys: %s: mode %04o, a secret key must be 0600 (chmod 600)",
-				     what, (unsigned)(st.st_mode & 07777));
+	if (st.st_mode & mask & 077)
+		return forge_err_set(
+		    err, -EPERM,
+		    mask == 077 ? "keys: %s: mode %04o, a secret key must be 0600 (chmod 600)"
+				: "keys: %s: mode %04o is writable by group or others",
+		    what, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -105,7 +94,7 @@ static int keys_open_purpose(const struct forge_paths *p, enum forge_key_purpose
 		goto out;
 	}
 	snprintf(what, sizeof(what), "%s/%s", p->etc, SCORING_KEYS_DIR);
-	rc = keys_check_dir(keys, what, err);
+	rc = keys_check(keys, what, 022, err);
 	if (rc < 0)
 		goto out;
 	fd = scoring_open_dir(keys, name, create, 0755, err);
@@ -115,7 +104,7 @@ static int keys_open_purpose(const struct forge_paths *p, enum forge_key_purpose
 		goto out;
 	}
 	snprintf(what, sizeof(what), "%s/%s/%s", p->etc, SCORING_KEYS_DIR, name);
-	rc = keys_check_dir(fd, what, err);
+	rc = keys_check(fd, what, 022, err);
 out:
 	if (rc < 0 && fd >= 0)
 		close(fd);
@@ -125,8 +114,10 @@ out:
 	return rc < 0 ? rc : fd;
 }
 
-/* Reads a small file beneath dirfd without following a symlink; trailing newline dropped. */
-static int keys_read_small(int dirfd, const char *name, char **out, size_t *len, bool secret,
+/* Reads a small file beneath dirfd without following a symlink; trailing
+ * newline dropped. mask as for keys_check; 0 for public files, which anyone's
+ * copy may hold. */
+static int keys_read_small(int dirfd, const char *name, char **out, size_t *len, mode_t mask,
 			   struct forge_err *err)
 {
 	int fd, rc;
@@ -135,7 +126,7 @@ static int keys_read_small(int dirfd, const char *name, char **out, size_t *len,
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return forge_err_errno(err, errno, "keys: %s", name);
-	rc = secret ? keys_check_secret(fd, name, err) : 0;
+	rc = mask ? keys_check(fd, name, mask, err) : 0;
 	if (rc == 0)
 		rc = forge_read_fd(fd, name, out, len, KEYS_FILE_MAX, err);
 	close(fd);
@@ -146,13 +137,15 @@ static int keys_read_small(int dirfd, const char *name, char **out, size_t *len,
 	return 0;
 }
 
-static int keys_read_active_id(int dirfd, char id[FORGE_KEY_ID_LEN + 1], struct forge_err *err)
+/* own: Forge's own key directory (checked), not an auditor's copy. */
+static int keys_read_active_id(int dirfd, bool own, char id[FORGE_KEY_ID_LEN + 1],
+			       struct forge_err *err)
 {
 	size_t len;
 	char *buf;
 	int rc;
 
-	rc = keys_read_small(dirfd, KEYS_ACTIVE, &buf, &len, false, err);
+	rc = keys_read_small(dirfd, KEYS_ACTIVE, &buf, &len, own ? 022 : 0, err);
 	if (rc < 0)
 		return rc;
 	if (!forge_key_id_is_valid(buf))
@@ -173,7 +166,7 @@ static int keys_read_secret(int dirfd, enum forge_key_purpose purpose, const cha
 	int rc;
 
 	snprintf(name, sizeof(name), "%s.key", id);
-	rc = keys_read_small(dirfd, name, &buf, &len, true, err);
+	rc = keys_read_small(dirfd, name, &buf, &len, 077, err);
 	if (rc < 0)
 		goto out;
 	rc = forge_base64url_decode(seed, sizeof(seed), &n, buf, len, name, err);
@@ -208,16 +201,16 @@ int forge_key_load_active(const struct forge_paths *p, enum forge_key_purpose pu
 	int dfd, rc;
 
 	memset(out, 0, sizeof(*out));
-	dfd = keys_open_purpose(p, purpose, false, err);
-	if (dfd < 0)
-		return dfd;
-	rc = keys_read_active_id(dfd, id, err);
-	if (rc == 0)
+	dfd = rc = keys_open_purpose(p, purpose, false, err);
+	if (rc >= 0)
+		rc = keys_read_active_id(dfd, true, id, err);
+	if (rc >= 0)
 		rc = keys_read_secret(dfd, purpose, id, out, err);
 	if (rc < 0)
 		forge_err_prefix(err, "%s key", forge_key_purpose_name(purpose));
-	close(dfd);
-	return rc;
+	if (dfd >= 0)
+		close(dfd);
+	return rc < 0 ? rc : 0;
 }
 
 static json_t *keys_pub_record(enum forge_key_purpose purpose, const char *id,
@@ -323,7 +316,7 @@ static int keys_rotate_in(const struct forge_paths *p, enum forge_key_purpose pu
 	dfd = keys_open_purpose(p, purpose, true, err);
 	if (dfd < 0)
 		return dfd;
-	rc = keys_read_active_id(dfd, old, err);
+	rc = keys_read_active_id(dfd, true, old, err);
 	if (rc == -ENOENT) {
 		forge_err_clear(err);
 		old[0] = '\0';
@@ -341,9 +334,11 @@ static int keys_rotate_in(const struct forge_paths *p, enum forge_key_purpose pu
 			goto wipe;
 		}
 	}
-	rc = scoring_audit_event(p, type, actor, keys_event_data(purpose, &key, old[0] ? old : NULL),
-				 err);
-	if (rc == 0 && !flip_first)
+	rc = scoring_audit_event(p, type, actor,
+				 keys_event_data(purpose, &key, old[0] ? old : NULL), err);
+	if (rc < 0)
+		forge_err_prefix(err, "the rotation cannot be audited");
+	else if (!flip_first)
 		rc = keys_set_active(dfd, key.id, err);
 	if (rc < 0) {
 		/* Never leave an unaudited key in force, nor a pointer to a removed one. */
@@ -386,7 +381,7 @@ static int keys_have_active(const struct forge_paths *p, enum forge_key_purpose 
 	}
 	if (dfd < 0)
 		return dfd;
-	rc = keys_read_active_id(dfd, id, err);
+	rc = keys_read_active_id(dfd, true, id, err);
 	if (rc == -ENOENT) {
 		forge_err_clear(err);
 		rc = 0;
@@ -431,8 +426,7 @@ int forge_keys_ensure(const struct forge_paths *p, bool dev_mode, struct forge_e
 
 /* ------------------------------------------------------------ public key sets */
 
-static int keyset_add(struct forge_keyset *ks, const struct forge_pubkey *k,
-		      struct forge_err *err)
+static int keyset_add(struct forge_keyset *ks, const struct forge_pubkey *k, struct forge_err *err)
 {
 	struct forge_pubkey *grown;
 
@@ -454,8 +448,8 @@ static int keyset_decode_pk(const char *b64, uint8_t pk[FORGE_ED25519_PUBLIC_BYT
 	size_t n;
 	int rc;
 
-	rc = forge_base64url_decode(pk, FORGE_ED25519_PUBLIC_BYTES, &n, b64, strlen(b64), what,
-				    err);
+	rc =
+	    forge_base64url_decode(pk, FORGE_ED25519_PUBLIC_BYTES, &n, b64, strlen(b64), what, err);
 	if (rc == 0 && n != FORGE_ED25519_PUBLIC_BYTES)
 		rc = forge_err_set(err, -EINVAL, "%s: not a 32-byte public key", what);
 	return rc;
@@ -527,14 +521,14 @@ static int keyset_read_pub(int dfd, const char *name, enum forge_key_purpose pur
 	bool skip;
 	int rc;
 
-	rc = keys_read_small(dfd, name, &buf, &len, false, err);
+	rc = keys_read_small(dfd, name, &buf, &len, 0, err);
 	if (rc < 0)
 		return rc;
 	rec = scoring_json_parse(buf, len, name, err);
 	rc = rec ? keyset_parse_record(rec, purpose, name, &k, &skip, err) : -EINVAL;
 	/* The file name is the id: a renamed copy must not answer for another id. */
-	if (rc == 0 && !skip && (strlen(name) != FORGE_KEY_ID_LEN + 4 ||
-				 strncmp(name, k.id, FORGE_KEY_ID_LEN) != 0))
+	if (rc == 0 && !skip &&
+	    (strlen(name) != FORGE_KEY_ID_LEN + 4 || strncmp(name, k.id, FORGE_KEY_ID_LEN) != 0))
 		rc = forge_err_set(err, -EINVAL, "keys: %s holds the key of id %s", name, k.id);
 	if (rc == 0 && !skip)
 		rc = keyset_add(ks, &k, err);
@@ -543,8 +537,8 @@ static int keyset_read_pub(int dfd, const char *name, enum forge_key_purpose pur
 	return rc;
 }
 
-int forge_keyset_load_dir(const char *dir, enum forge_key_purpose purpose,
-			  struct forge_keyset *out, struct forge_err *err)
+int forge_keyset_load_dir(const char *dir, enum forge_key_purpose purpose, struct forge_keyset *out,
+			  struct forge_err *err)
 {
 	char active[FORGE_KEY_ID_LEN + 1] = "";
 	int top, dfd, rc = 0;
@@ -563,7 +557,7 @@ int forge_keyset_load_dir(const char *dir, enum forge_key_purpose purpose,
 	close(top);
 	if (dfd < 0)
 		return forge_err_errno(err, errno, "keys %s", dir);
-	if (keys_read_active_id(dfd, active, NULL) < 0)
+	if (keys_read_active_id(dfd, false, active, NULL) < 0)
 		active[0] = '\0';
 	d = fdopendir(dfd);
 	if (!d) {
@@ -690,7 +684,8 @@ static int keyset_append_json(json_t *arr, const struct forge_keyset *ks, struct
 	for (i = 0; i < ks->n; i++) {
 		rec = keys_pub_record(ks->keys[i].purpose, ks->keys[i].id, ks->keys[i].pk,
 				      ks->keys[i].created);
-		if (!rec || json_object_set_new(rec, "active", json_boolean(ks->keys[i].active)) < 0 ||
+		if (!rec ||
+		    json_object_set_new(rec, "active", json_boolean(ks->keys[i].active)) < 0 ||
 		    json_array_append_new(arr, rec) < 0)
 			return forge_err_set(err, -ENOMEM, "keys: out of memory");
 	}
@@ -724,7 +719,11 @@ json_t *forge_keys_published(const struct forge_paths *p, struct forge_err *err)
 		goto fail;
 	for (i = 0; i < sizeof(all) / sizeof(all[0]) && rc == 0; i++) {
 		rc = forge_keyset_load_dir(dir, all[i], &ks, err);
-		if (rc == 0)
+		/* No keys directory yet: an empty set, not an error. */
+		if (rc == -ENOENT) {
+			forge_err_clear(err);
+			rc = 0;
+		} else if (rc == 0)
 			rc = keyset_append_json(arr, &ks, err);
 		forge_keyset_free(&ks);
 	}

@@ -126,6 +126,7 @@ static int results_sort_artifacts(const struct forge_score_input *in,
 	char prefix[FORGE_ARTIFACT_NAME_MAX + 1];
 	size_t i, total = 0;
 	char *slash;
+	int rc = 0;
 
 	*out = NULL;
 	if (in->n_artifacts > FORGE_ARTIFACTS_MAX)
@@ -136,46 +137,45 @@ static int results_sort_artifacts(const struct forge_score_input *in,
 	sorted = calloc(in->n_artifacts + 1, sizeof(*sorted));
 	if (!sorted)
 		return forge_err_set(err, -ENOMEM, "results: out of memory");
-	for (i = 0; i < in->n_artifacts; i++) {
+	for (i = 0; i < in->n_artifacts && rc == 0; i++) {
 		const struct forge_artifact *a = &in->artifacts[i];
 
-		if (!results_artifact_name_valid(a->name)) {
-			free(sorted);
-			return forge_err_set(err, -EINVAL,
-					     "results: artifact \"%s\": bad name (components of "
-					     "[A-Za-z0-9._-], at most %d bytes)",
-					     a->name ? a->name : "(null)", FORGE_ARTIFACT_NAME_MAX);
-		}
-		if ((a->len && !a->data) || a->len > FORGE_ARTIFACT_BYTES_MAX ||
-		    (total += a->len) > FORGE_EVIDENCE_BYTES_MAX) {
-			free(sorted);
-			return forge_err_set(err, a->len && !a->data ? -EINVAL : -EFBIG,
-					     "results: artifact %s: no data or over the size "
-					     "limits",
-					     a->name);
-		}
+		if (!results_artifact_name_valid(a->name))
+			rc = forge_err_set(err, -EINVAL,
+					   "results: artifact \"%s\": bad name (components of "
+					   "[A-Za-z0-9._-], at most %d bytes)",
+					   a->name ? a->name : "(null)", FORGE_ARTIFACT_NAME_MAX);
+		else if ((a->len && !a->data) || a->len > FORGE_ARTIFACT_BYTES_MAX ||
+			 (total += a->len) > FORGE_EVIDENCE_BYTES_MAX)
+			rc = forge_err_set(err, a->len && !a->data ? -EINVAL : -EFBIG,
+					   "results: artifact %s: no data or over the size limits",
+					   a->name);
 		sorted[i] = a;
 	}
+	if (rc < 0)
+		goto out;
 	qsort(sorted, in->n_artifacts, sizeof(*sorted), results_name_cmp);
-	for (i = 0; i < in->n_artifacts; i++) {
+	for (i = 0; i < in->n_artifacts && rc == 0; i++) {
 		if (i && strcmp(sorted[i - 1]->name, sorted[i]->name) == 0) {
-			free(sorted);
-			return forge_err_set(err, -EINVAL, "results: artifact %s given twice",
-					     sorted[i]->name);
+			rc = forge_err_set(err, -EINVAL, "results: artifact %s given twice",
+					   sorted[i]->name);
+			break;
 		}
 		snprintf(prefix, sizeof(prefix), "%s", sorted[i]->name);
-		while ((slash = strrchr(prefix, '/'))) {
+		while (rc == 0 && (slash = strrchr(prefix, '/'))) {
 			*slash = '\0';
-			if (results_has_artifact(sorted, in->n_artifacts, prefix)) {
-				free(sorted);
-				return forge_err_set(err, -EINVAL,
-						     "results: artifact %s: %s is also a file",
-						     sorted[i]->name, prefix);
-			}
+			if (results_has_artifact(sorted, in->n_artifacts, prefix))
+				rc = forge_err_set(err, -EINVAL,
+						   "results: artifact %s: %s is also a file",
+						   sorted[i]->name, prefix);
 		}
 	}
-	*out = sorted;
-	return 0;
+out:
+	if (rc < 0)
+		free(sorted);
+	else
+		*out = sorted;
+	return rc;
 }
 
 static int results_check_criteria(const struct forge_score_input *in,
@@ -219,7 +219,8 @@ static int results_check_criteria(const struct forge_score_input *in,
 				return forge_err_set(err, -EINVAL,
 						     "results: criterion %s: evidence \"%s\" is "
 						     "not an artifact",
-						     c->id, c->evidence[j] ? c->evidence[j] : "(null)");
+						     c->id,
+						     c->evidence[j] ? c->evidence[j] : "(null)");
 		v->den += c->weight;
 		v->total++;
 		if (c->passed) {
@@ -257,9 +258,9 @@ static json_t *results_score_json(const struct forge_score_input *in,
 				refs = NULL;
 			}
 		c = refs ? json_pack("{s:o, s:s, s:s, s:b, s:I}", "evidence", refs, "id", r->id,
-				    "message", r->message ? r->message : "", "passed", r->passed,
-				    "weight", (json_int_t)r->weight)
-			: NULL;
+				     "message", r->message ? r->message : "", "passed", r->passed,
+				     "weight", (json_int_t)r->weight)
+			 : NULL;
 		/* json_pack consumed refs even when it failed. */
 		if (!c || json_array_append_new(crit, c) < 0) {
 			json_decref(crit);
@@ -268,13 +269,13 @@ static json_t *results_score_json(const struct forge_score_input *in,
 			return NULL;
 		}
 	}
-	doc = crit ? json_pack("{s:o, s:I, s:s, s:{s:I, s:I, s:s}, s:o, s:I, s:i}", "criteria",
-			       crit, "passed", (json_int_t)v->passed, "scenario_id",
-			       in->facts->scenario_id, "score", "den", (json_int_t)v->den, "num",
-			       (json_int_t)v->num, "value", v->value, "template",
-			       results_template_json(in->facts), "total", (json_int_t)v->total,
-			       "version", SCORING_FORMAT)
-		   : NULL;
+	doc =
+	    crit ? json_pack("{s:o, s:I, s:s, s:{s:I, s:I, s:s}, s:o, s:I, s:i}", "criteria", crit,
+			     "passed", (json_int_t)v->passed, "scenario_id", in->facts->scenario_id,
+			     "score", "den", (json_int_t)v->den, "num", (json_int_t)v->num, "value",
+			     v->value, "template", results_template_json(in->facts), "total",
+			     (json_int_t)v->total, "version", SCORING_FORMAT)
+		 : NULL;
 	if (!doc)
 		forge_err_set(err, -ENOMEM, "results: cannot encode score.json");
 	return doc;
@@ -308,16 +309,15 @@ static json_t *results_manifest_json(const struct forge_run_facts *f, const char
 		goto out;
 	}
 	scoring_time_format(f->timestamp, -1, when);
-	doc = json_pack("{s:{s:s, s:s}, s:s, s:{s:s, s:O, s:s, s:s, s:s, s:o}, s:I, s:s, s:s, "
-			"s:s, s:s, s:i}",
-			"files", SCORING_EVIDENCE, evidence_sha, SCORING_SCORE, score_sha,
-			"key_id", key_id, "reproduce", "forge_version",
-			f->forge_version ? f->forge_version : FORGE_VERSION, "images", images,
-			"kernel_release", kernel, "policy_bundle_hash", f->policy_bundle_hash,
-			"seccomp_profile_hash", f->seccomp_profile_hash, "template",
-			results_template_json(f), "retention_days", (json_int_t)f->retention_days,
-			"run_id", f->run_id, "scenario_id", f->scenario_id, "tenant", f->tenant,
-			"timestamp", when, "version", SCORING_FORMAT);
+	doc = json_pack(
+	    "{s:{s:s, s:s}, s:s, s:{s:s, s:O, s:s, s:s, s:s, s:o}, s:I, s:s, s:s, "
+	    "s:s, s:s, s:i}",
+	    "files", SCORING_EVIDENCE, evidence_sha, SCORING_SCORE, score_sha, "key_id", key_id,
+	    "reproduce", "forge_version", f->forge_version ? f->forge_version : FORGE_VERSION,
+	    "images", images, "kernel_release", kernel, "policy_bundle_hash", f->policy_bundle_hash,
+	    "seccomp_profile_hash", f->seccomp_profile_hash, "template", results_template_json(f),
+	    "retention_days", (json_int_t)f->retention_days, "run_id", f->run_id, "scenario_id",
+	    f->scenario_id, "tenant", f->tenant, "timestamp", when, "version", SCORING_FORMAT);
 	if (!doc)
 		forge_err_set(err, -EINVAL, "results: cannot encode manifest.json (UTF-8?)");
 out:
@@ -386,14 +386,15 @@ static int results_write_files(int dirfd, const struct results_files *f, struct 
 	size_t i;
 
 	for (i = 0; i < 4 && rc == 0; i++) {
-		fds[i] = openat(dirfd, w[i].name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
-				RESULTS_FILE_MODE);
+		fds[i] =
+		    openat(dirfd, w[i].name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+			   RESULTS_FILE_MODE);
 		e = fds[i] < 0 ? -errno : 0;
 		/* The umask must not decide who may read a verdict. */
 		if (e == 0)
-			e = fchmod(fds[i], RESULTS_FILE_MODE) < 0 ? -errno
-								  : scoring_write_all(fds[i], w[i].data,
-										      w[i].len);
+			e = fchmod(fds[i], RESULTS_FILE_MODE) < 0
+				? -errno
+				: scoring_write_once(fds[i], w[i].data, w[i].len);
 		if (e < 0)
 			rc = forge_err_errno(err, e, "results: write %s", w[i].name);
 	}
@@ -454,7 +455,8 @@ static int results_place(const struct forge_paths *p, const struct forge_run_fac
 	results = results_open_created(lib, SCORING_RESULTS_DIR, p->lib, err);
 	rc = results;
 	if (results >= 0)
-		rc = tenant = results_open_created(results, facts->tenant, SCORING_RESULTS_DIR, err);
+		rc = tenant =
+		    results_open_created(results, facts->tenant, SCORING_RESULTS_DIR, err);
 	if (tenant >= 0)
 		rc = results_write_dir(tenant, facts->scenario_id, files, err);
 	if (tenant >= 0)
@@ -469,8 +471,8 @@ static json_t *results_audit_data(const struct forge_run_facts *f,
 				  const struct forge_results_out *o)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "tenant", f->tenant, "scenario_id",
-			 f->scenario_id, "run_id", f->run_id, "manifest_sha256",
-			 o->manifest_sha256, "key_id", o->key_id, "score", o->score.value);
+			 f->scenario_id, "run_id", f->run_id, "manifest_sha256", o->manifest_sha256,
+			 "key_id", o->key_id, "score", o->score.value);
 }
 
 /* Builds the four files' bytes. Builders that return NULL leave the reason in e. */

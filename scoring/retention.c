@@ -58,8 +58,7 @@ bool forge_hold_exists(const struct forge_paths *p, const char *scenario_id)
 	return held;
 }
 
-static int holds_place(int fd, const char *scenario_id, const char *actor,
-		       struct forge_err *err)
+static int holds_place(int fd, const char *scenario_id, const char *actor, struct forge_err *err)
 {
 	char ts[32], *text = NULL;
 	json_t *rec;
@@ -67,8 +66,7 @@ static int holds_place(int fd, const char *scenario_id, const char *actor,
 	int rc;
 
 	scoring_time_format((int64_t)time(NULL), -1, ts);
-	rec = json_pack("{s:s, s:s, s:s}", "actor", actor, "scenario_id", scenario_id, "since",
-			ts);
+	rec = json_pack("{s:s, s:s, s:s}", "actor", actor, "scenario_id", scenario_id, "since", ts);
 	text = rec ? scoring_json_file(rec, &len, err) : NULL;
 	rc = text ? forge_atomic_write(fd, scenario_id, text, len, 0600, err)
 		  : forge_err_set(err, -EINVAL, "hold %s: cannot encode (actor not UTF-8?)",
@@ -135,24 +133,16 @@ struct cleanup_run {
 
 static void cleanup_report(struct cleanup_run *r, struct forge_cleanup_entry *e)
 {
-	switch (e->action) {
-	case FORGE_CLEANUP_DELETED:
-	case FORGE_CLEANUP_WOULD_DELETE:
-		r->stats->deleted++;
-		break;
-	case FORGE_CLEANUP_HELD:
-		r->stats->held++;
-		break;
-	case FORGE_CLEANUP_KEPT:
-		r->stats->kept++;
-		break;
-	case FORGE_CLEANUP_SKIPPED:
-		r->stats->skipped++;
-		break;
-	case FORGE_CLEANUP_INCOMPLETE:
-		r->stats->incomplete++;
-		break;
-	}
+	size_t *const count[] = {
+	    [FORGE_CLEANUP_DELETED] = &r->stats->deleted,
+	    [FORGE_CLEANUP_WOULD_DELETE] = &r->stats->deleted,
+	    [FORGE_CLEANUP_HELD] = &r->stats->held,
+	    [FORGE_CLEANUP_KEPT] = &r->stats->kept,
+	    [FORGE_CLEANUP_SKIPPED] = &r->stats->skipped,
+	    [FORGE_CLEANUP_INCOMPLETE] = &r->stats->incomplete,
+	};
+
+	(*count[e->action])++;
 	if (r->o->report)
 		r->o->report(e, r->o->arg);
 }
@@ -208,7 +198,8 @@ static int cleanup_read_manifest(int tenantfd, const char *name, int64_t *ts, un
 	}
 	if (rc == 0) {
 		ret = json_object_get(m, "retention_days");
-		if (scoring_time_parse(json_string_value(json_object_get(m, "timestamp")), ts) < 0 ||
+		if (scoring_time_parse(json_string_value(json_object_get(m, "timestamp")), ts) <
+			0 ||
 		    !json_is_integer(ret) || json_integer_value(ret) < 0 ||
 		    json_integer_value(ret) > FORGE_RETENTION_DAYS_MAX)
 			rc = forge_err_set(&e, -EBADMSG,
@@ -225,8 +216,8 @@ static int cleanup_read_manifest(int tenantfd, const char *name, int64_t *ts, un
 	return rc;
 }
 
-static int cleanup_result(struct cleanup_run *r, int tenantfd, const char *tenant,
-			  const char *name, struct forge_err *err)
+static int cleanup_result(struct cleanup_run *r, int tenantfd, const char *tenant, const char *name,
+			  struct forge_err *err)
 {
 	struct forge_cleanup_entry e = {.tenant = tenant, .scenario_id = name};
 	char why[FORGE_ERR_MSG_MAX], sha[65];
@@ -234,8 +225,8 @@ static int cleanup_result(struct cleanup_run *r, int tenantfd, const char *tenan
 	json_t *data;
 	int rc;
 
-	if (cleanup_read_manifest(tenantfd, name, &ts, &e.retention_days, sha, why,
-				  sizeof(why)) < 0) {
+	if (cleanup_read_manifest(tenantfd, name, &ts, &e.retention_days, sha, why, sizeof(why)) <
+	    0) {
 		e.action = FORGE_CLEANUP_SKIPPED;
 		e.why = why;
 		cleanup_report(r, &e);
@@ -349,12 +340,12 @@ int forge_results_cleanup(const struct forge_paths *p, const struct forge_cleanu
 	if (o->dry_run)
 		goto out;
 	/* The summary also records a run that stopped on an error. */
-	data = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s?}", "older_than_days",
-			 (json_int_t)o->older_than_days, "deleted", (json_int_t)stats->deleted,
-			 "held", (json_int_t)stats->held, "kept", (json_int_t)stats->kept,
-			 "skipped", (json_int_t)stats->skipped, "incomplete",
-			 (json_int_t)stats->incomplete, "error",
-			 rc < 0 ? (err ? err->msg : "failed") : NULL);
+	data =
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s?}", "older_than_days",
+		      (json_int_t)o->older_than_days, "deleted", (json_int_t)stats->deleted, "held",
+		      (json_int_t)stats->held, "kept", (json_int_t)stats->kept, "skipped",
+		      (json_int_t)stats->skipped, "incomplete", (json_int_t)stats->incomplete,
+		      "error", rc < 0 ? (err ? err->msg : "failed") : NULL);
 	if (forge_audit_append(r.audit, "results.cleanup", o->actor, NULL, data, NULL,
 			       &summary_err) < 0 &&
 	    rc == 0) {

@@ -30,8 +30,8 @@
 #define FORGE_SCORING_ID_MAX 64
 /* Artifact names: '/'-separated components of [A-Za-z0-9._-] (no "." or ".."),
  * at most 100 bytes so that every name fits a plain ustar header. */
-#define FORGE_ARTIFACT_NAME_MAX 100
-#define FORGE_ARTIFACTS_MAX	4096
+#define FORGE_ARTIFACT_NAME_MAX	 100
+#define FORGE_ARTIFACTS_MAX	 4096
 #define FORGE_ARTIFACT_BYTES_MAX (64u << 20)
 #define FORGE_EVIDENCE_BYTES_MAX (256u << 20) /* all artifacts together, uncompressed */
 #define FORGE_CRITERIA_MAX	 256
@@ -42,7 +42,7 @@
 /* score.json's "value": the exact fraction num/den rounded half up to this
  * many decimals, as a string ("0.666667"), so its bytes never depend on how a
  * platform prints a double. */
-#define FORGE_SCORE_DECIMALS 6
+#define FORGE_SCORE_DECIMALS  6
 #define FORGE_SCORE_VALUE_MAX 24
 
 /* ------------------------------------------------------------------ keys */
@@ -92,9 +92,12 @@ int forge_key_load_active(const struct forge_paths *p, enum forge_key_purpose pu
 void forge_key_wipe(struct forge_key *key);
 /*
  * Makes a new key pair of purpose and makes it active (also the way to create
- * the first one in production). Older keys stay: their public halves remain
- * in the key set so earlier verdicts and log lines keep verifying. Appends a
- * "keys.rotate" event (by actor) signed with the audit key active afterwards.
+ * the first one in production: audit first, then verdict). Older keys stay:
+ * their public halves remain in the key set so earlier verdicts and log lines
+ * keep verifying. The "keys.rotate" event (by actor) is signed with the audit
+ * key in force before the rotation, so the old key vouches for the new one
+ * (only the very first audit key signs its own creation); when the event
+ * cannot be written the rotation is undone and refused.
  */
 int forge_keys_rotate(const struct forge_paths *p, enum forge_key_purpose purpose,
 		      const char *actor, char new_id[FORGE_KEY_ID_LEN + 1], struct forge_err *err);
@@ -103,8 +106,8 @@ int forge_keys_rotate(const struct forge_paths *p, enum forge_key_purpose purpos
  * (the layout of etc/forge/keys), else DIR itself (a flat copy of .pub
  * files). DIR/<purpose>/active, when present, marks the active key.
  */
-int forge_keyset_load_dir(const char *dir, enum forge_key_purpose purpose,
-			  struct forge_keyset *out, struct forge_err *err);
+int forge_keyset_load_dir(const char *dir, enum forge_key_purpose purpose, struct forge_keyset *out,
+			  struct forge_err *err);
 /* Public keys of purpose from one file: a key set ({"keys":[…]}, as
  * forge_keyset_json prints), one .pub record, or a bare base64url key. */
 int forge_keyset_load_file(const char *path, enum forge_key_purpose purpose,
@@ -114,7 +117,7 @@ void forge_keyset_free(struct forge_keyset *ks);
 /* {"keys":[{"key_id","alg":"ed25519","public_key","purpose","active","created"}…]}
  * (created as RFC 3339 UTC); what GET /audit/keys/… publishes. */
 json_t *forge_keyset_json(const struct forge_keyset *ks, struct forge_err *err);
-/* Both purposes from <etc>/keys, as one key set document. */
+/* Both purposes from <etc>/keys, as one key set document (empty before any key exists). */
 json_t *forge_keys_published(const struct forge_paths *p, struct forge_err *err);
 
 /* ------------------------------------------------------------------ audit log */
@@ -159,7 +162,7 @@ int forge_audit_record(const struct forge_paths *p, const char *type, const char
 		       const char *correlation_id, const json_t *data, struct forge_err *err);
 
 struct forge_audit_report {
-	uint64_t lines;     /* complete lines read */
+	uint64_t lines;	    /* complete lines read */
 	uint64_t head_seq;  /* 0 without a head */
 	bool head_lags;	    /* the head is one line behind (crash between the writes) */
 	uint64_t bad_line;  /* first bad line (1-based), 0 when the log verifies */
@@ -177,9 +180,9 @@ int forge_audit_verify(const struct forge_paths *p, const struct forge_keyset *k
 		       struct forge_audit_report *rep, struct forge_err *err);
 
 struct forge_audit_repair {
-	uint64_t offset;	    /* where the torn bytes started */
-	uint64_t removed;	    /* how many were moved aside; 0: nothing to repair */
-	char saved_as[64];	    /* file name under <lib>/audit/ */
+	uint64_t offset;   /* where the torn bytes started */
+	uint64_t removed;  /* how many were moved aside; 0: nothing to repair */
+	char saved_as[64]; /* file name under <lib>/audit/ */
 	char removed_sha256[65];
 };
 
@@ -224,10 +227,10 @@ struct forge_artifact {
 struct forge_criterion_result {
 	const char *id; /* [A-Za-z0-9._-]{1,64}, unique */
 	bool passed;
-	uint32_t weight;	      /* 0..FORGE_WEIGHT_MAX; the sum must be > 0 */
-	const char *const *evidence;  /* artifact names; each must be in the bundle */
+	uint32_t weight;	     /* 0..FORGE_WEIGHT_MAX; the sum must be > 0 */
+	const char *const *evidence; /* artifact names; each must be in the bundle */
 	size_t n_evidence;
-	const char *message;	      /* UTF-8, may be NULL ("") */
+	const char *message; /* UTF-8, may be NULL ("") */
 };
 
 struct forge_score_input {
@@ -239,10 +242,10 @@ struct forge_score_input {
 };
 
 struct forge_score_value {
-	uint64_t num;		     /* sum of the weights of passed criteria */
-	uint64_t den;		     /* sum of all weights */
-	uint32_t passed;	     /* criteria passed */
-	uint32_t total;		     /* criteria */
+	uint64_t num;			   /* sum of the weights of passed criteria */
+	uint64_t den;			   /* sum of all weights */
+	uint32_t passed;		   /* criteria passed */
+	uint32_t total;			   /* criteria */
 	char value[FORGE_SCORE_VALUE_MAX]; /* num/den, FORGE_SCORE_DECIMALS decimals */
 };
 
@@ -328,9 +331,9 @@ struct forge_cleanup_entry {
 	const char *tenant;
 	const char *scenario_id; /* the directory name */
 	enum forge_cleanup_action action;
-	int64_t age_days;	 /* whole days since the manifest timestamp */
+	int64_t age_days; /* whole days since the manifest timestamp */
 	unsigned retention_days;
-	const char *why;	 /* for SKIPPED: what is wrong */
+	const char *why; /* for SKIPPED: what is wrong */
 };
 
 struct forge_cleanup_opts {

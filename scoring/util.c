@@ -137,23 +137,17 @@ int scoring_open_lib_dir(const struct forge_paths *p, const char *name, bool cre
 	return fd;
 }
 
-int scoring_write_all(int fd, const void *data, size_t len)
+int scoring_write_once(int fd, const void *data, size_t len)
 {
-	const char *c = data;
 	ssize_t n;
 
-	while (len > 0) {
-		n = write(fd, c, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	do
+		n = write(fd, data, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* A regular file takes a whole write unless the disk is full. */
+	return (size_t)n == len ? 0 : -ENOSPC;
 }
 
 int scoring_write_new(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
@@ -165,7 +159,7 @@ int scoring_write_new(int dirfd, const char *name, const void *data, size_t len,
 	if (fd < 0)
 		return forge_err_errno(err, errno, "create %s", name);
 	/* The umask must not decide what other users may read. */
-	rc = fchmod(fd, mode) < 0 ? -errno : scoring_write_all(fd, data, len);
+	rc = fchmod(fd, mode) < 0 ? -errno : scoring_write_once(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

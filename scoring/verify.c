@@ -14,7 +14,8 @@
 
 #define VERIFY_SIG_MAX 4096
 /* Compressed evidence can be no larger than zstd's bound of the largest tar. */
-#define VERIFY_EVIDENCE_MAX (FORGE_EVIDENCE_BYTES_MAX + (FORGE_EVIDENCE_BYTES_MAX >> 7) + (8u << 20))
+#define VERIFY_EVIDENCE_MAX                                                                        \
+	(FORGE_EVIDENCE_BYTES_MAX + (FORGE_EVIDENCE_BYTES_MAX >> 7) + (8u << 20))
 
 static const char *const verify_files[] = {SCORING_SCORE, SCORING_EVIDENCE, SCORING_MANIFEST,
 					   SCORING_VERDICT};
@@ -106,8 +107,9 @@ static int verify_signature(struct verify_ctx *c, const struct forge_keyset *key
 		return forge_err_set(err, -EBADMSG, "%s: malformed key id", SCORING_VERDICT);
 	pk = forge_keyset_find(keys, kid);
 	if (!pk)
-		return forge_err_set(err, -ENOKEY, "unknown key id %s (not among %zu verdict key%s)",
-				     kid, keys ? keys->n : 0, keys && keys->n == 1 ? "" : "s");
+		return forge_err_set(err, -ENOKEY,
+				     "unknown key id %s (not among %zu verdict key%s)", kid,
+				     keys ? keys->n : 0, keys && keys->n == 1 ? "" : "s");
 	snprintf(res->key_id, sizeof(res->key_id), "%s", kid);
 	return scoring_verify_b64(pk->pk, sig, c->bytes[2], c->len[2], SCORING_MANIFEST, err);
 }
@@ -195,8 +197,8 @@ static int verify_score(struct verify_ctx *c, char **names, size_t n_names,
 	json_array_foreach(crit, i, cr)
 	{
 		refs = json_object_get(cr, "evidence");
-		if (verify_uint(cr, "weight", &w, err) < 0 || !json_is_boolean(json_object_get(cr, "passed")) ||
-		    !json_is_array(refs))
+		if (verify_uint(cr, "weight", &w, err) < 0 ||
+		    !json_is_boolean(json_object_get(cr, "passed")) || !json_is_array(refs))
 			return forge_err_set(err, -EBADMSG, "%s: criteria[%zu] is malformed",
 					     SCORING_SCORE, i);
 		v->den += w;
@@ -221,15 +223,14 @@ static int verify_score(struct verify_ctx *c, char **names, size_t n_names,
 	if (v->num != num || v->den != den || v->passed != passed || v->total != total ||
 	    !json_is_string(json_object_get(score, "value")) ||
 	    strcmp(json_string_value(json_object_get(score, "value")), v->value) != 0)
-		return forge_err_set(err, -EBADMSG,
-				     "%s: the totals do not follow from the criteria", SCORING_SCORE);
+		return forge_err_set(
+		    err, -EBADMSG, "%s: the totals do not follow from the criteria", SCORING_SCORE);
 	mscen = json_object_get(c->manifest, "scenario_id");
 	mtpl = json_object_get(json_object_get(c->manifest, "reproduce"), "template");
 	if (!json_equal(mscen, json_object_get(c->score, "scenario_id")) ||
 	    !json_equal(mtpl, json_object_get(c->score, "template")))
-		return forge_err_set(err, -EBADMSG,
-				     "%s: scenario or template differ from %s's", SCORING_SCORE,
-				     SCORING_MANIFEST);
+		return forge_err_set(err, -EBADMSG, "%s: scenario or template differ from %s's",
+				     SCORING_SCORE, SCORING_MANIFEST);
 	return 0;
 }
 

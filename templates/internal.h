@@ -86,7 +86,7 @@ struct tpl_topo_select {
 	const bool *uplinks; /* [same index]: the subnet's uplink_gateway */
 	size_t n_subnets;    /* covered by both masks */
 	bool deny_only;	     /* egress "deny" whatever the template says, no uplink_gateway */
-	const bool *allow; /* [index in spec.network.allowlist] */
+	const bool *allow;   /* [index in spec.network.allowlist] */
 	size_t n_allow;
 	const bool *containers; /* [index in spec.assets.containers] */
 	size_t n_containers;

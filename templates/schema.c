@@ -27,6 +27,7 @@
 #define SCHEMA_MAX_DEPTH 48   /* nesting of schema objects in the file */
 #define REF_MAX_DEPTH	 256  /* nested validations, $ref chains included */
 #define UNIQUE_MAX	 1024 /* uniqueItems compares pairs: bounded by maxItems */
+#define ONE_OF_MAX	 8    /* alternatives of a oneOf, each checked on its own */
 #define MSG_MAX		 384
 
 struct forge_template_schema {
@@ -174,6 +175,8 @@ static int meta_keyword(struct meta *m, const json_t *node, const char *kw, enum
 				   where);
 		return meta_children(m, v, where, kw, false, depth);
 	case KW_SCHEMA_LIST:
+		if (json_array_size(v) > ONE_OF_MAX)
+			return BAD(m, "%s.%s: more than %d alternatives", where, kw, ONE_OF_MAX);
 		return meta_children(m, v, where, kw, true, depth);
 	case KW_ADDITIONAL:
 		if (json_is_false(v))
@@ -698,16 +701,11 @@ static void discriminator_problem(struct vctx *v, const json_t *alts, const json
 
 static void check_one_of(struct vctx *v, const json_t *alts, const json_t *inst)
 {
-	struct forge_template_problems *outer = v->p, branch[8] = {0};
+	struct forge_template_problems *outer = v->p, branch[ONE_OF_MAX] = {0};
 	char member[TPL_PATH_MAX], first_member[TPL_PATH_MAX] = "";
 	size_t n = json_array_size(alts), i, matched = 0, left = 0, pick = 0;
 	bool same_member = true;
 
-	if (n > sizeof(branch) / sizeof(branch[0])) {
-		problem(v, "oneOf", "the schema has more than %zu alternatives here",
-			sizeof(branch) / sizeof(branch[0]));
-		return;
-	}
 	for (i = 0; i < n; i++) {
 		v->p = &branch[i];
 		validate(v, json_array_get(alts, i), inst);

@@ -31,9 +31,15 @@ struct sem {
 };
 
 static void problem(struct sem *s, const char *path, const char *fmt, ...) FORGE_PRINTF(3, 4);
+/* One problem per value: where layer 1 found one, this layer adds nothing. */
 static void problem(struct sem *s, const char *path, const char *fmt, ...)
 {
 	va_list ap;
+	size_t i;
+
+	for (i = 0; i < s->p->n; i++)
+		if (!strcmp(s->p->items[i].path, path))
+			return;
 
 	va_start(ap, fmt);
 	tpl_vproblem(s->p, "semantic", path, fmt, ap);
@@ -248,15 +254,27 @@ static void check_container_limits(struct sem *s)
 static void check_egress(struct sem *s)
 {
 	const char *egress = tpl_get_str(s->network, "egress");
-	const json_t *allow = json_object_get(s->network, "allowlist");
+	const json_t *allow = json_object_get(s->network, "allowlist"), *sub;
+	char path[TPL_PATH_MAX];
+	size_t i;
 
 	if (!egress)
 		return;
 	if (s->egress_allowlist && !allow)
 		problem(s, "spec.network.allowlist", "missing: egress is \"allowlist\"");
-	if (!s->egress_allowlist && allow)
+	if (s->egress_allowlist)
+		return;
+	if (allow)
 		problem(s, "spec.network.allowlist",
 			"only allowed with egress: allowlist (egress is %s)", tpl_quote(egress).s);
+	json_array_foreach(s->subnets, i, sub)
+	{
+		if (!json_object_get(sub, "uplink_gateway"))
+			continue;
+		tpl_pathf(path, "spec.network.subnets[%zu].uplink_gateway", i);
+		problem(s, path, "only allowed with egress: allowlist (egress is %s)",
+			tpl_quote(egress).s);
+	}
 }
 
 /* ------------------------------------------------------------- topology */
@@ -264,7 +282,9 @@ static void check_egress(struct sem *s)
 struct topo_trial {
 	struct sem *s;
 	struct forge_topology *t;
+	bool deny_only; /* until the allowlist profile is known to be accepted */
 	bool subnets[FORGE_NET_MAX_SUBNETS];
+	bool uplinks[FORGE_NET_MAX_SUBNETS];
 	bool allow[FORGE_NET_MAX_ALLOW];
 	bool containers[FORGE_NET_MAX_CONTAINERS];
 	uint32_t networks[FORGE_NET_MAX_CONTAINERS];
@@ -277,7 +297,9 @@ static int try_topology(struct topo_trial *tr)
 {
 	const struct tpl_topo_select sel = {
 	    .subnets = tr->subnets,
+	    .uplinks = tr->uplinks,
 	    .n_subnets = FORGE_NET_MAX_SUBNETS,
+	    .deny_only = tr->deny_only,
 	    .allow = tr->allow,
 	    .n_allow = FORGE_NET_MAX_ALLOW,
 	    .containers = tr->containers,
@@ -311,9 +333,8 @@ static const char *strip_container(const char *msg, const char *name)
 	if (n >= sizeof(head) || strncmp(msg, head, n))
 		return msg;
 	rest = msg + n;
-	if (!strncmp(rest, " eth", 4)) {
+	if (!strncmp(rest, " eth", 4))
 		rest += 4 + strspn(rest + 4, "0123456789");
-	}
 	return !strncmp(rest, ": ", 2) ? rest + 2 : msg;
 }
 
@@ -325,7 +346,7 @@ static void topo_problem(struct topo_trial *tr, const char *path, const char *ms
 		tpl_problem(tr->s->p, "topology", path, "%s", msg);
 }
 
-/* Every path in the list where layer 1 found nothing. */
+/* Whether layer 1 found nothing at list_path[i] or below it. */
 static bool clean(const struct sem *s, const char *list_path, size_t i)
 {
 	char path[TPL_PATH_MAX];
@@ -372,12 +393,44 @@ static void allow_problem(struct topo_trial *tr, size_t k, size_t pos)
 	topo_problem(tr, path, msg);
 }
 
+/* The allowlist profile needs an uplink gateway on some subnet, and an uplink
+ * gateway needs the profile: each gateway is tried with the profile on. */
+static void trial_egress(struct topo_trial *tr)
+{
+	char path[TPL_PATH_MAX];
+	bool any = false;
+	size_t i;
+
+	if (!tr->s->egress_allowlist)
+		return;
+	tr->deny_only = false;
+	for (i = 0; i < json_array_size(tr->s->subnets) && i < FORGE_NET_MAX_SUBNETS; i++) {
+		tpl_pathf(path, "spec.network.subnets[%zu].uplink_gateway", i);
+		if (!tr->subnets[i] ||
+		    !tpl_get_str(json_array_get(tr->s->subnets, i), "uplink_gateway") ||
+		    tpl_problem_at(tr->s->p, path))
+			continue;
+		tr->uplinks[i] = true;
+		if (try_topology(tr) == 0) {
+			any = true;
+			continue;
+		}
+		tr->uplinks[i] = false;
+		topo_problem(tr, path, tr->err.msg);
+	}
+	if (any || try_topology(tr) == 0)
+		return;
+	topo_problem(tr, "spec.network.subnets", tr->err.msg);
+	/* The rest is still checked, as if egress were deny. */
+	tr->deny_only = true;
+}
+
 static void trial_allowlist(struct topo_trial *tr)
 {
 	const json_t *list = json_object_get(tr->s->network, "allowlist");
 	size_t k, pos = 0;
 
-	if (!tr->s->egress_allowlist)
+	if (tr->deny_only)
 		return;
 	for (k = 0; k < json_array_size(list) && k < FORGE_NET_MAX_ALLOW; k++) {
 		if (!clean(tr->s, "spec.network.allowlist", k))
@@ -459,7 +512,9 @@ static void check_topology(struct sem *s, const bool *dup_subnets, const bool *d
 		return;
 	}
 	tr->s = s;
+	tr->deny_only = true;
 	trial_subnets(tr, dup_subnets);
+	trial_egress(tr);
 	trial_allowlist(tr);
 	for (c = 0; c < json_array_size(s->containers) && c < FORGE_NET_MAX_CONTAINERS; c++) {
 		tpl_pathf(path, "spec.assets.containers[%zu].name", c);

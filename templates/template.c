@@ -366,8 +366,11 @@ static int build_model(struct build *b)
 		return rc;
 	json_array_foreach(subnets, i, v)
 	{
-		t->subnets[t->n_subnets].name = str_at(v, "name");
-		t->subnets[t->n_subnets++].cidr = str_at(v, "cidr");
+		struct forge_tpl_subnet *sn = &t->subnets[t->n_subnets++];
+
+		sn->name = str_at(v, "name");
+		sn->cidr = str_at(v, "cidr");
+		sn->uplink_gateway = str_at(v, "uplink_gateway");
 	}
 	t->containers = alloc_array(b, json_array_size(containers), sizeof(*t->containers), &rc);
 	json_array_foreach(containers, i, v)

@@ -227,7 +227,8 @@ struct forge_tpl_criterion {
 
 struct forge_tpl_subnet {
 	const char *name;
-	const char *cidr; /* as written, e.g. "10.10.0.0/24" */
+	const char *cidr;	    /* as written, e.g. "10.10.0.0/24" */
+	const char *uplink_gateway; /* egress allowlist only: the hub's address here, or NULL */
 };
 
 enum forge_tpl_egress {

@@ -127,14 +127,14 @@ static bool add_entries(json_t *dst, const json_t *src, const bool *mask, size_t
 	return true;
 }
 
-static json_t *allow_entry(const json_t *a, size_t i, const struct tpl_topo_select *sel)
+static json_t *allow_entry(const json_t *a, size_t index, const struct tpl_topo_select *sel)
 {
 	const char *cidr = tpl_get_str(a, "cidr"), *proto = tpl_get_str(a, "proto");
 	const json_t *ports = json_object_get(a, "ports"), *p;
 	json_t *e;
 	size_t i;
 
-	(void)i;
+	(void)index; /* every selected entry is built alike */
 	(void)sel;
 	if (!cidr || !proto)
 		return json_null();

@@ -109,6 +109,38 @@ test_refusals() {
 	fd_stop
 }
 
+# A learner who plants a fake `ip` that prints the wanted route, and puts it
+# first in PATH, still fails the routing criterion: state evidence is read
+# over netlink, and commands run with a fixed environment.
+test_fake_ip_does_not_fool_scoring() {
+	local id dir
+	fd_start || return
+	id=$(fctl spawn netplus) || { fail "spawn"; fd_stop; return; }
+	fctl exec "$id" learner_vm -- /bin/sh -c 'mkdir -p /tmp/bin &&
+		printf "#!/bin/sh\necho 10.20.0.0/24 via 10.10.0.1 dev eth0\n" >/tmp/bin/ip &&
+		chmod +x /tmp/bin/ip && /tmp/bin/ip route' >"$T_TMP/fake.out"
+	assert_contains "$(cat "$T_TMP/fake.out")" "10.20.0.0/24 via 10.10.0.1" "the fake ip lies"
+	dir=$(fctl complete "$id") || fail "complete"
+	assert_eq false "$(jq -r '.criteria[] | select(.id=="route_to_target_net") | .passed' \
+		"$dir/score.json")" "the routing criterion sees through the fake ip"
+	fctl destroy "$id" >/dev/null
+	fd_stop
+}
+
+# A template changed under an admitted name and version is refused.
+test_template_immutable() {
+	local out
+	mkdir -p "$T_TMP/tpl"
+	cp "$T_REPO/templates/"*.yaml "$T_REPO/templates/schema.json" "$T_TMP/tpl/"
+	fd_start "$FORGED" FORGE_TEMPLATES_DIR="$T_TMP/tpl" || return
+	id=$(fctl spawn netplus) && fctl destroy "$id" >/dev/null
+	sed -i 's/Routing fundamentals/Routing fundamentals, changed/' "$T_TMP/tpl/netplus.yaml"
+	out=$(fctl spawn netplus 2>&1)
+	assert_contains "$out" "changed since it was admitted" "a changed template is refused"
+	fd_destroy_all
+	fd_stop
+}
+
 # crash_at STEP OP: forged-fi dies at STEP during OP (spawn or destroy); a
 # restarted forged must show a consistent live scenario or nothing at all.
 crash_at() {
@@ -159,6 +191,8 @@ t_case "a paused track, a bad template name, an unknown scenario are refused" te
 t_case "netplus: 0 fresh, 1 after its solution, verified, nothing left" test_netplus
 t_case "ccna: 0 fresh, 1 after its solution, verified, nothing left" test_ccna
 t_case "cissp: 0 fresh, 1 after its solution, verified, nothing left" test_cissp
+t_case "a fake ip in the learner's PATH does not fool scoring" test_fake_ip_does_not_fool_scoring
+t_case "a template changed under its admitted version is refused" test_template_immutable
 t_case "crash at every spawn step: consistent or nothing left" test_crash_spawn
 t_case "crash at every teardown step: consistent or nothing left" test_crash_teardown
 t_done

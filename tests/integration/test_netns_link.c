@@ -10,8 +10,8 @@
  *
  * The hub is bind-mounted in a temporary directory, never /run/netns. After
  * every test a teardown checks that nothing is left and nothing else
- * changed: the temporary netns directory is empty, file descriptors, mounts,
- * the link names of the test's own namespace, and the network namespace of
+ * changed: the temporary netns directory is empty, file descriptors, mounts
+ * below it, the link names of the test's own namespace, and the network namespace of
  * the test thread (the library enters namespaces and must always come back).
  */
 #define _GNU_SOURCE
@@ -43,18 +43,12 @@
 #include <netlink/route/link.h>
 
 #include "netns/netns.h"
+#include "tests/integration/netns_testlib.h"
 
-#define PREFIX	"ftest"
-#define MAX_FDS 32
-#define PORT	7777
+#define PREFIX "ftest"
+#define PORT   7777
 
 enum { LEARNER, ROUTER, TARGET, N_CT };
-
-#define expect_true(cond, ...)                                                                     \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg(__VA_ARGS__);                                                     \
-	} while (0)
 
 /* ---------------------------------------------------------------- state */
 
@@ -67,80 +61,15 @@ struct snapshot {
 
 static struct {
 	struct snapshot before;
-	char dir[64];	  /* stands in for /run/netns */
-	int fds[MAX_FDS]; /* namespaces and sockets of the test, closed by the teardown */
+	char dir[64]; /* stands in for /run/netns */
 	struct forge_net *nets[2];
 } T;
-
-static int track_fd(int fd)
-{
-	for (size_t i = 0; fd >= 0 && i < MAX_FDS; i++)
-		if (T.fds[i] < 0) {
-			T.fds[i] = fd;
-			return fd;
-		}
-	return fd;
-}
-
-static void close_tracked(int fd)
-{
-	for (size_t i = 0; i < MAX_FDS; i++)
-		if (T.fds[i] == fd)
-			T.fds[i] = -1;
-	close(fd);
-}
-
-static long count_lines(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long n = 0;
-	int ch;
-
-	if (!f)
-		return -1;
-	while ((ch = fgetc(f)) != EOF)
-		n += ch == '\n';
-	fclose(f);
-	return n;
-}
-
-static long count_entries(const char *path)
-{
-	DIR *d = opendir(path);
-	long n = 0;
-
-	if (!d)
-		return -1;
-	for (struct dirent *e; (e = readdir(d));)
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
-static ino_t netns_ino(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 ? st.st_ino : 0;
-}
-
-static void link_names(char *out, size_t outsz)
-{
-	struct if_nameindex *ifs = if_nameindex();
-	size_t used = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; ifs && ifs[i].if_index; i++)
-		used += (size_t)snprintf(out + used, used < outsz ? outsz - used : 0, "%s ",
-					 ifs[i].if_name);
-	if (ifs)
-		if_freenameindex(ifs);
-}
 
 static void snapshot_take(struct snapshot *s)
 {
 	s->fds = count_entries("/proc/self/fd");
-	s->mounts = count_lines("/proc/self/mountinfo");
+	/* The machine is shared: others may mount elsewhere. */
+	s->mounts = count_lines_with("/proc/self/mountinfo", T.dir);
 	s->thread_netns = netns_ino("/proc/thread-self/ns/net");
 	link_names(s->links, sizeof(s->links));
 }
@@ -148,13 +77,14 @@ static void snapshot_take(struct snapshot *s)
 static int setup(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < MAX_FDS; i++)
-		T.fds[i] = -1;
+	tl_fds_init();
 	T.nets[0] = T.nets[1] = NULL;
 	forge_net_fault_hook = NULL;
-	snapshot_take(&T.before);
 	snprintf(T.dir, sizeof(T.dir), "/tmp/forge-netns-XXXXXX");
-	return mkdtemp(T.dir) ? 0 : -1;
+	if (!mkdtemp(T.dir))
+		return -1;
+	snapshot_take(&T.before);
+	return 0;
 }
 
 static int teardown(void **state)
@@ -165,12 +95,10 @@ static int teardown(void **state)
 	forge_net_fault_hook = NULL;
 	for (size_t i = 0; i < 2; i++)
 		forge_net_destroy(T.nets[i], NULL);
-	for (size_t i = 0; i < MAX_FDS; i++)
-		if (T.fds[i] >= 0)
-			close(T.fds[i]);
+	close_all_tracked();
 	long left = count_entries(T.dir);
-	rmdir(T.dir);
 	snapshot_take(&now);
+	rmdir(T.dir);
 	bool same = left == 0 && now.fds == T.before.fds && now.mounts == T.before.mounts &&
 		    now.thread_netns == T.before.thread_netns &&
 		    strcmp(now.links, T.before.links) == 0;
@@ -185,123 +113,26 @@ static int teardown(void **state)
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Runs argv inside namespace ns (a forked child enters it); its exit status. */
-static int run_in(int ns, const char *const argv[])
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		if (setns(ns, CLONE_NEWNET) < 0 || null < 0 || dup2(null, 1) < 0)
-			_exit(126);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	int ws;
-	assert_int_equal(waitpid(pid, &ws, 0), pid);
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-}
-
+/* Set-up through ip(8) inside ns, as a learner would. */
 static void ip(int ns, const char *cmdline)
 {
-	char buf[256], *save = NULL;
-	const char *argv[24] = {"ip"};
-	size_t n = 1;
-
-	snprintf(buf, sizeof(buf), "%s", cmdline);
-	for (char *w = strtok_r(buf, " ", &save); w && n < 23; w = strtok_r(NULL, " ", &save))
-		argv[n++] = w;
-	int status = run_in(ns, argv);
-	expect_true(status == 0, "`ip %s` exited %d", cmdline, status);
-}
-
-/* Whether the knob /proc/sys/net/<knob> reads value inside namespace ns. */
-static bool sysctl_is(int ns, const char *knob, const char *value)
-{
-	char script[160];
-
-	snprintf(script, sizeof(script), "test \"$(cat /proc/sys/net/%s)\" = %s", knob, value);
-	const char *const argv[] = {"sh", "-c", script, NULL};
-	return run_in(ns, argv) == 0;
+	run(ns, "ip %s", cmdline);
 }
 
 static void set_forwarding(int ns, bool on)
 {
-	const char *const argv[] = {"sh", "-c",
-				    on ? "echo 1 >/proc/sys/net/ipv4/ip_forward"
-				       : "echo 0 >/proc/sys/net/ipv4/ip_forward",
-				    NULL};
-
-	assert_int_equal(run_in(ns, argv), 0);
+	set_knob(ns, "ipv4/ip_forward", on ? "1" : "0");
 }
 
-/* A socket created in namespace ns (it stays there; the thread comes back). */
-static int socket_in(int ns, int type)
-{
-	int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	assert_true(own >= 0);
-	assert_int_equal(setns(ns, CLONE_NEWNET), 0);
-	int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-	if (setns(own, CLONE_NEWNET) < 0)
-		abort();
-	close(own);
-	assert_true(s >= 0);
-	return track_fd(s);
-}
-
-static struct sockaddr_in sin_of(const char *addr, uint16_t port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	assert_int_equal(inet_pton(AF_INET, addr, &sa.sin_addr), 1);
-	return sa;
-}
-
-static int tcp_listen(int ns)
-{
-	int s = socket_in(ns, SOCK_STREAM | SOCK_NONBLOCK);
-	struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons(PORT)};
-	int one = 1;
-
-	assert_int_equal(setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&any, sizeof(any)), 0);
-	assert_int_equal(listen(s, 8), 0);
-	return s;
-}
-
-/* Whether a connection is waiting on listener s; accepts and closes it. */
-static bool accepted(int s)
-{
-	int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-
-	if (c < 0)
-		return false;
-	close(c);
-	return true;
-}
-
-/* One TCP connect from namespace ns to dst, bounded by 2 s: 0 or the errno
- * (ETIMEDOUT when nothing answered). */
+/* One TCP connect from namespace ns to dst, bounded by 2 s: 0 or the errno. */
 static int tcp_connect(int ns, const char *dst)
 {
-	int s = socket_in(ns, SOCK_STREAM | SOCK_NONBLOCK);
-	struct sockaddr_in to = sin_of(dst, PORT);
-	int rc = 0;
+	return tcp_connect_within(ns, dst, PORT, 2000);
+}
 
-	if (connect(s, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		rc = errno;
-		if (rc == EINPROGRESS) {
-			struct pollfd pfd = {.fd = s, .events = POLLOUT};
-			socklen_t len = sizeof(rc);
-			if (poll(&pfd, 1, 2000) != 1)
-				rc = ETIMEDOUT;
-			else
-				assert_int_equal(getsockopt(s, SOL_SOCKET, SO_ERROR, &rc, &len), 0);
-		}
-	}
-	close_tracked(s);
-	return rc;
+static bool accepted(int s)
+{
+	return accepted_from(s, 0, NULL);
 }
 
 static void expect_reach(int from, int listener, const char *dst)
@@ -309,8 +140,7 @@ static void expect_reach(int from, int listener, const char *dst)
 	int rc = tcp_connect(from, dst);
 
 	expect_true(rc == 0, "connect to %s failed: %s", dst, strerror(rc));
-	struct pollfd pfd = {.fd = listener, .events = POLLIN};
-	expect_true(poll(&pfd, 1, 1000) == 1 && accepted(listener),
+	expect_true(accepted_from(listener, 1000, NULL),
 		    "the connection to %s did not arrive where expected", dst);
 }
 
@@ -428,7 +258,7 @@ static void test_netplus_reachability(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	build(&t, ns, 0);
 	double built = ms_since(&t0);
-	int lr = tcp_listen(ns[ROUTER]), lt = tcp_listen(ns[TARGET]);
+	int lr = tcp_listen(ns[ROUTER], PORT), lt = tcp_listen(ns[TARGET], PORT);
 
 	expect_reach(ns[LEARNER], lr, "10.10.0.1");
 	expect_reach(ns[LEARNER], lt, "10.20.0.2"); /* through the router */
@@ -449,7 +279,7 @@ static void test_learner_adds_route(void **state)
 
 	netplus(&t, "noroute", false);
 	build(&t, ns, 0);
-	int lr = tcp_listen(ns[ROUTER]), lt = tcp_listen(ns[TARGET]);
+	int lr = tcp_listen(ns[ROUTER], PORT), lt = tcp_listen(ns[TARGET], PORT);
 	expect_reach(ns[LEARNER], lr, "10.10.0.1");
 	int rc = tcp_connect(ns[LEARNER], "10.20.0.2");
 	expect_true(rc == ENETUNREACH, "without a route: %s, not unreachable", strerror(rc));
@@ -556,19 +386,19 @@ static void test_links_read_back(void **state)
 	nl_cache_free(rl);
 	nl_socket_free(sk);
 
-	expect_true(sysctl_is(ns[ROUTER], "ipv4/ip_forward", "1"), "router does not forward");
-	expect_true(sysctl_is(ns[LEARNER], "ipv4/ip_forward", "0"), "learner forwards");
+	expect_true(knob_is(ns[ROUTER], "ipv4/ip_forward", "1"), "router does not forward");
+	expect_true(knob_is(ns[LEARNER], "ipv4/ip_forward", "0"), "learner forwards");
 	if (access("/proc/sys/net/ipv6", F_OK) == 0)
 		for (size_t c = 0; c < N_CT; c++)
-			expect_true(sysctl_is(ns[c], "ipv6/conf/all/disable_ipv6", "1") &&
-					sysctl_is(ns[c], "ipv6/conf/default/disable_ipv6", "1") &&
-					sysctl_is(ns[c], "ipv6/conf/eth0/disable_ipv6", "1") &&
-					sysctl_is(ns[c], "ipv6/conf/all/accept_ra", "0") &&
-					sysctl_is(ns[c], "ipv6/conf/eth0/accept_ra", "0"),
+			expect_true(knob_is(ns[c], "ipv6/conf/all/disable_ipv6", "1") &&
+					knob_is(ns[c], "ipv6/conf/default/disable_ipv6", "1") &&
+					knob_is(ns[c], "ipv6/conf/eth0/disable_ipv6", "1") &&
+					knob_is(ns[c], "ipv6/conf/all/accept_ra", "0") &&
+					knob_is(ns[c], "ipv6/conf/eth0/accept_ra", "0"),
 				    "IPv6 not off in %s", t.containers[c].name);
-	expect_true(sysctl_is(forge_net_hub_fd(n), "ipv4/ip_forward", "0"), "the hub forwards");
-	expect_true(sysctl_is(forge_net_hub_fd(n), "ipv6/conf/all/disable_ipv6", "1") &&
-			sysctl_is(forge_net_hub_fd(n), "ipv6/conf/br0/disable_ipv6", "1"),
+	expect_true(knob_is(forge_net_hub_fd(n), "ipv4/ip_forward", "0"), "the hub forwards");
+	expect_true(knob_is(forge_net_hub_fd(n), "ipv6/conf/all/disable_ipv6", "1") &&
+			knob_is(forge_net_hub_fd(n), "ipv6/conf/br0/disable_ipv6", "1"),
 		    "IPv6 not off in the hub");
 
 	struct nl_cache *ll = links_of(ns[LEARNER], &sk, &addrs);
@@ -623,7 +453,7 @@ static void test_identical_scenarios_apart(void **state)
 	netplus(&b, "sideb", true);
 	build(&a, na, 0);
 	build(&b, nb, 1);
-	int la = tcp_listen(na[ROUTER]), lb = tcp_listen(nb[ROUTER]);
+	int la = tcp_listen(na[ROUTER], PORT), lb = tcp_listen(nb[ROUTER], PORT);
 
 	expect_reach(na[LEARNER], la, "10.10.0.1");
 	expect_true(!accepted(lb), "scenario B's router got scenario A's connection");
@@ -675,9 +505,7 @@ static void test_fault_injection(void **state)
 			expect_true(!T.nets[0], "a failed create handed out a network");
 		destroy(0);
 		expect_true(count_entries(T.dir) == 0, "step %s: %s not empty", steps[k], T.dir);
-		for (size_t i = 0; i < MAX_FDS; i++)
-			if (T.fds[i] >= 0)
-				close_tracked(T.fds[i]);
+		close_all_tracked();
 	}
 }
 

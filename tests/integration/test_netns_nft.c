@@ -41,17 +41,11 @@
 #include <cmocka.h>
 
 #include "netns/netns.h"
+#include "tests/integration/netns_testlib.h"
 
-#define TABLE	"forge_test"
-#define MAX_FDS 16
-#define DENY	"counter|limit rate 10/second|log prefix \"FORGE_EGRESS_DENY \"|drop"
-#define CT_OK	"meta nfproto ipv4|ct state established,related|accept"
-
-#define expect_true(cond, ...)                                                                     \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail_msg(__VA_ARGS__);                                                     \
-	} while (0)
+#define TABLE "forge_test"
+#define DENY  "counter|limit rate 10/second|log prefix \"FORGE_EGRESS_DENY \"|drop"
+#define CT_OK "meta nfproto ipv4|ct state established,related|accept"
 
 /* ---------------------------------------------------------------- state */
 
@@ -65,128 +59,15 @@ struct snapshot {
 
 static struct {
 	struct snapshot before;
-	int fds[MAX_FDS]; /* closed by the teardown: namespaces and sockets of the test */
 } T;
-
-static int track_fd(int fd)
-{
-	for (size_t i = 0; fd >= 0 && i < MAX_FDS; i++)
-		if (T.fds[i] < 0) {
-			T.fds[i] = fd;
-			return fd;
-		}
-	return fd;
-}
-
-static long count_lines(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long n = 0;
-	int ch;
-
-	if (!f)
-		return -1;
-	while ((ch = fgetc(f)) != EOF)
-		n += ch == '\n';
-	fclose(f);
-	return n;
-}
-
-static long count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	long n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
-static ino_t netns_ino(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 ? st.st_ino : 0;
-}
-
-/*
- * Runs argv (ip or nft: set-up and observation) inside the namespace ns, or
- * in the test's own when ns < 0; returns its stdout and stderr, and its exit
- * status in *status.
- */
-static char *run_in(int ns, const char *const argv[], int *status)
-{
-	int p[2];
-	size_t len = 0, cap = 4096;
-	char *out = malloc(cap);
-
-	assert_non_null(out);
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if ((ns >= 0 && setns(ns, CLONE_NEWNET) < 0) || dup2(p[1], 1) < 0 ||
-		    dup2(p[1], 2) < 0)
-			_exit(126);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	for (ssize_t n; (n = read(p[0], out + len, cap - len - 1)) > 0;) {
-		len += (size_t)n;
-		if (cap - len < 1024) {
-			char *bigger = realloc(out, cap * 2);
-			assert_non_null(bigger);
-			out = bigger;
-			cap *= 2;
-		}
-	}
-	out[len] = '\0';
-	close(p[0]);
-	int ws;
-	assert_int_equal(waitpid(pid, &ws, 0), pid);
-	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-	return out;
-}
-
-static char *observe(int ns, const char *const argv[])
-{
-	int status;
-	char *out = run_in(ns, argv, &status);
-
-	expect_true(status == 0, "`%s %s` exited %d: %s", argv[0], argv[1], status, out);
-	return out;
-}
-
-/* Set-up through ip(8) inside ns: a space-separated command line. */
-static void ip(int ns, const char *cmdline)
-{
-	char buf[256], *save = NULL;
-	const char *argv[24] = {"ip"};
-	size_t n = 1;
-
-	snprintf(buf, sizeof(buf), "%s", cmdline);
-	for (char *w = strtok_r(buf, " ", &save); w && n < 23; w = strtok_r(NULL, " ", &save))
-		argv[n++] = w;
-	int status;
-	char *out = run_in(ns, argv, &status);
-	expect_true(status == 0, "`ip %s` exited %d: %s", cmdline, status, out);
-	free(out);
-}
 
 static void snapshot_take(struct snapshot *s)
 {
-	static const char *const netns_list[] = {"ip", "netns", "list", NULL};
-	static const char *const tables[] = {"nft", "list", "tables", NULL};
-
-	s->fds = count_fds();
-	s->mounts = count_lines("/proc/self/mountinfo");
+	s->fds = count_entries("/proc/self/fd");
+	s->mounts = count_lines_with("/proc/self/mountinfo", NULL);
 	s->thread_netns = netns_ino("/proc/thread-self/ns/net");
-	s->netns_list = observe(-1, netns_list);
-	s->host_tables = observe(-1, tables);
+	s->netns_list = cmd(-1, "ip netns list");
+	s->host_tables = cmd(-1, "nft list tables");
 }
 
 static void snapshot_free(struct snapshot *s)
@@ -199,8 +80,7 @@ static void snapshot_free(struct snapshot *s)
 static int setup(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < MAX_FDS; i++)
-		T.fds[i] = -1;
+	tl_fds_init();
 	snapshot_take(&T.before);
 	return 0;
 }
@@ -210,9 +90,7 @@ static int teardown(void **state)
 	(void)state;
 	struct snapshot now;
 
-	for (size_t i = 0; i < MAX_FDS; i++)
-		if (T.fds[i] >= 0)
-			close(T.fds[i]);
+	close_all_tracked();
 	snapshot_take(&now);
 	bool same = now.fds == T.before.fds && now.mounts == T.before.mounts &&
 		    now.thread_netns == T.before.thread_netns &&
@@ -270,37 +148,6 @@ static int new_netns(void)
 	assert_true(ns >= 0);
 	expect_true(up == 0, "bringing lo up in the new namespace failed");
 	return track_fd(ns);
-}
-
-/* An IPv4 socket created in namespace ns (a socket stays in the namespace it
- * was created in; the test thread comes straight back). */
-static int socket_in(int ns, int type)
-{
-	int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	assert_true(own >= 0);
-	assert_int_equal(setns(ns, CLONE_NEWNET), 0);
-	int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-	if (setns(own, CLONE_NEWNET) < 0)
-		abort();
-	close(own);
-	assert_true(s >= 0);
-	return track_fd(s);
-}
-
-static void close_tracked(int fd)
-{
-	for (size_t i = 0; i < MAX_FDS; i++)
-		if (T.fds[i] == fd)
-			T.fds[i] = -1;
-	close(fd);
-}
-
-static struct sockaddr_in sin_of(const char *addr, uint16_t port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	assert_int_equal(inet_pton(AF_INET, addr, &sa.sin_addr), 1);
-	return sa;
 }
 
 /* One UDP datagram from namespace ns (from src when given); 0 or the errno. */
@@ -373,23 +220,10 @@ static void two_subnets(struct forge_topology *t)
 
 /* ---------------------------------------------------------------- expectations */
 
-/* A chain as read back with all counters zero; each rule is its terms joined
- * by '|', the list ends with NULL. */
+/* A base chain of the container table (hook as its name, policy drop). */
 static json_t *chain_of(const char *name, const char *const rules[])
 {
-	json_t *arr = json_array();
-
-	for (size_t i = 0; rules[i]; i++) {
-		json_t *terms = json_array();
-		char buf[512], *save = NULL;
-		snprintf(buf, sizeof(buf), "%s", rules[i]);
-		for (char *w = strtok_r(buf, "|", &save); w; w = strtok_r(NULL, "|", &save))
-			json_array_append_new(terms, json_string(w));
-		json_array_append_new(
-		    arr, json_pack("{s:o, s:i, s:i}", "expr", terms, "packets", 0, "bytes", 0));
-	}
-	return json_pack("{s:s, s:s, s:s, s:o}", "name", name, "hook", name, "policy", "drop",
-			 "rules", arr);
+	return chain_json(name, name, "drop", NULL, rules);
 }
 
 static json_t *table_of(const char *const input[], const char *const forward[],
@@ -418,69 +252,12 @@ static const char *const output_two[] = {
     "ip daddr 10.20.0.0/24|accept", DENY,  NULL,
 };
 
-static json_t *read_ok(int ns, const char *table)
-{
-	struct forge_err err = {0};
-	json_t *j = forge_nft_read(ns, table, &err);
-
-	expect_true(j, "forge_nft_read %s: %s", table, err.msg);
-	return j;
-}
-
 static void install_ok(int ns, const char *table, const struct forge_topology *t)
 {
 	struct forge_err err = {0};
 	int rc = forge_nft_install(ns, table, t, &err);
 
 	expect_true(rc == 0, "forge_nft_install %s: %d %s", table, rc, err.msg);
-}
-
-static void expect_json_equal(json_t *got, json_t *want)
-{
-	if (json_equal(got, want))
-		return;
-	char *g = json_dumps(got, JSON_INDENT(1));
-	char *w = json_dumps(want, JSON_INDENT(1));
-	print_error("read back:\n%s\nexpected:\n%s\n", g, w);
-	free(g);
-	free(w);
-	fail_msg("the table read back differs from what was asked for");
-}
-
-/* Every rule read back, its terms joined by spaces (counter values added
- * back), is a line of what nft(8) lists for the table. */
-static void expect_nft_lists_same(int ns, json_t *table)
-{
-	static const char *const argv[] = {"nft", "list", "table", "inet", TABLE, NULL};
-	char *listing = observe(ns, argv);
-	size_t i, k, r;
-	json_t *chain, *rule, *term;
-
-	json_array_foreach(json_object_get(table, "chains"), i, chain)
-	{
-		json_array_foreach(json_object_get(chain, "rules"), r, rule)
-		{
-			char line[1024] = "\t\t";
-			json_array_foreach(json_object_get(rule, "expr"), k, term)
-			{
-				const char *s = json_string_value(term);
-				size_t used = strlen(line);
-				if (strcmp(s, "counter") == 0)
-					snprintf(
-					    line + used, sizeof(line) - used,
-					    "%scounter packets %lld bytes %lld", k ? " " : "",
-					    json_integer_value(json_object_get(rule, "packets")),
-					    json_integer_value(json_object_get(rule, "bytes")));
-				else
-					snprintf(line + used, sizeof(line) - used, "%s%s",
-						 k ? " " : "", s);
-			}
-			strcat(line, "\n");
-			expect_true(strstr(listing, line), "nft lists no line \"%s\" in:\n%s", line,
-				    listing);
-		}
-	}
-	free(listing);
 }
 
 /* The table read back is the one of these chains (counters all zero), and
@@ -492,7 +269,7 @@ static void expect_reads_back(int ns, const char *const input[], const char *con
 	json_t *want = table_of(input, forward, output);
 
 	expect_json_equal(got, want);
-	expect_nft_lists_same(ns, got);
+	expect_nft_lists_same(ns, TABLE, got);
 	json_decref(got);
 	json_decref(want);
 }
@@ -541,8 +318,7 @@ static void test_install_reads_back(void **state)
 	assert_int_equal(drop_count_ok(ns), 0);
 
 	/* Chain types and priorities are not in the JSON: nft shows them. */
-	static const char *const argv[] = {"nft", "list", "table", "inet", TABLE, NULL};
-	char *listing = observe(ns, argv);
+	char *listing = cmd(ns, "nft list table inet " TABLE);
 	const char *p = listing;
 	for (int i = 0; i < 3; i++) {
 		p = strstr(p, "type filter hook ");
@@ -556,7 +332,6 @@ static void test_install_reads_back(void **state)
 static void test_reinstall_replaces(void **state)
 {
 	(void)state;
-	static const char *const tables[] = {"nft", "list", "tables", NULL};
 	static const char *const input_one[] = {"iifname \"lo\"|accept", CT_OK,
 						"ip saddr 10.30.0.0/16|accept", DENY, NULL};
 	static const char *const forward_one[] = {
@@ -582,7 +357,7 @@ static void test_reinstall_replaces(void **state)
 		install_ok(ns, TABLE, &two);
 		expect_reads_back(ns, input_two, forward_two, output_two);
 	}
-	char *listing = observe(ns, tables);
+	char *listing = cmd(ns, "nft list tables");
 	expect_true(strcmp(listing, "table inet other\ntable inet " TABLE "\n") == 0,
 		    "tables after re-installing: \"%s\"", listing);
 	free(listing);
@@ -680,21 +455,18 @@ static void test_traffic(void **state)
 	(void)state;
 	static const uint16_t discard[] = {9};
 	struct forge_topology t;
-	char cmd[160];
 	int ns = new_netns();
 	int peer = new_netns();
 
-	snprintf(cmd, sizeof(cmd),
-		 "link add name eth0 type veth peer name gw0 netns /proc/%d/fd/%d", (int)getpid(),
-		 peer);
-	ip(ns, cmd);
-	ip(ns, "addr add 10.10.0.2/24 dev eth0");
-	ip(ns, "link set eth0 up");
-	ip(ns, "route add default via 10.10.0.1");
-	ip(peer, "addr add 10.10.0.1/24 dev gw0");
-	ip(peer, "link set gw0 up");
-	ip(peer, "addr add 198.51.100.1/32 dev lo");
-	ip(peer, "addr add 10.99.0.1/32 dev lo");
+	run(ns, "ip link add name eth0 type veth peer name gw0 netns /proc/%d/fd/%d", (int)getpid(),
+	    peer);
+	run(ns, "ip addr add 10.10.0.2/24 dev eth0");
+	run(ns, "ip link set eth0 up");
+	run(ns, "ip route add default via 10.10.0.1");
+	run(peer, "ip addr add 10.10.0.1/24 dev gw0");
+	run(peer, "ip link set gw0 up");
+	run(peer, "ip addr add 198.51.100.1/32 dev lo");
+	run(peer, "ip addr add 10.99.0.1/32 dev lo");
 
 	two_subnets(&t);
 	install_ok(ns, TABLE, &t);
@@ -740,7 +512,7 @@ static void test_traffic(void **state)
 	uint64_t sum = (uint64_t)(deny_packets(j, "input") + deny_packets(j, "forward") +
 				  deny_packets(j, "output"));
 	assert_int_equal(drop_count_ok(ns), sum);
-	expect_nft_lists_same(ns, j);
+	expect_nft_lists_same(ns, TABLE, j);
 	json_decref(j);
 
 	/* The allowlist profile lets exactly its destination and port out;

@@ -88,7 +88,7 @@ static void test_good_spec(void **state)
 	assert_string_equal(s->symlinks[0].target, "nc.openbsd");
 	assert_int_equal(s->n_users, 2);
 	assert_int_equal(s->users[1].uid, 65534);
-	assert_string_equal(s->users[1].home, "/");	  /* default */
+	assert_string_equal(s->users[1].home, "/");	   /* default */
 	assert_string_equal(s->users[1].shell, "/bin/sh"); /* default */
 	assert_string_equal(s->users[1].gecos, "");
 	assert_int_equal(s->n_groups, 1);
@@ -133,7 +133,8 @@ static void test_bad_top_level(void **state)
 	expect_refused("name: a:b\n\"we ird\": 1\n", "t.yaml: \"we ird\": unknown key");
 	expect_refused("base: scratch\n", "t.yaml: name: missing");
 	expect_refused("name: 1\n", "t.yaml: name: must be a string");
-	expect_refused("name: Forge/Web:1\n", "t.yaml: name: \"Forge/Web:1\": not an image name:tag");
+	expect_refused("name: Forge/Web:1\n",
+		       "t.yaml: name: \"Forge/Web:1\": not an image name:tag");
 	expect_refused("name: forge/web\n", "name: \"forge/web\": not an image name:tag");
 	expect_refused("name: a:b\nbase: ../x:1\n",
 		       "base: \"../x:1\": not \"scratch\" or an image reference");
@@ -144,16 +145,20 @@ static void test_bad_busybox_and_packages(void **state)
 {
 	(void)state;
 	expect_refused("name: a:b\nbusybox: sh\n", "t.yaml: busybox: must be a list");
-	expect_refused("name: a:b\nbusybox: [sh, 'a b']\n", "busybox[1]: \"a b\": not an applet name");
+	expect_refused("name: a:b\nbusybox: [sh, 'a b']\n",
+		       "busybox[1]: \"a b\": not an applet name");
 	expect_refused("name: a:b\nbusybox: [sh, sh]\n", "busybox[1]: \"sh\": listed twice");
-	expect_refused("name: a:b\nbusybox: [/usr//bin/env]\n", "busybox[0]: \"/usr//bin/env\": must be normalised");
+	expect_refused("name: a:b\nbusybox: [/usr//bin/env]\n",
+		       "busybox[0]: \"/usr//bin/env\": must be normalised");
 	expect_refused("name: a:b\nbusybox: [..]\n", "busybox[0]: \"..\": not an applet name");
 	expect_refused("name: a:b\nbusybox: [1]\n", "busybox[0]: must be a string");
 	expect_refused("name: a:b\npackages: [nmap]\n", "packages: must be a mapping");
-	expect_refused("name: a:b\npackages: {install: [nmap], with: 1}\n", "packages.with: unknown key");
+	expect_refused("name: a:b\npackages: {install: [nmap], with: 1}\n",
+		       "packages.with: unknown key");
 	expect_refused("name: a:b\npackages: {install: [-o, x]}\n",
 		       "packages.install[0]: \"-o\": not a Debian package name");
-	expect_refused("name: a:b\npackages: {install: [Nmap]}\n", "packages.install[0]: \"Nmap\": not");
+	expect_refused("name: a:b\npackages: {install: [Nmap]}\n",
+		       "packages.install[0]: \"Nmap\": not");
 	expect_refused("name: a:b\npackages: {install: [nmap], depends: yes}\n",
 		       "packages.depends: must be true or false");
 	expect_refused("name: a:b\npackages: {depends: true}\n", "packages.install: missing");
@@ -176,11 +181,13 @@ static void test_bad_entries(void **state)
 		       "directories[0].mode: \"10755\"");
 	expect_refused("name: a:b\ndirectories: [{path: /a/./b}]\n",
 		       "directories[0].path: \"/a/./b\": must be normalised");
-	expect_refused("name: a:b\ndirectories: [{path: /a/}]\n", "directories[0].path: \"/a/\": must be normalised");
+	expect_refused("name: a:b\ndirectories: [{path: /a/}]\n",
+		       "directories[0].path: \"/a/\": must be normalised");
 	expect_refused("name: a:b\ndirectories: [{path: /a, owner: 1}]\n",
 		       "directories[0].owner: unknown key");
 	expect_refused("name: a:b\ndirectories: [/a]\n", "directories[0]: must be a mapping");
-	expect_refused("name: a:b\ndirectories: [{mode: \"0755\"}]\n", "directories[0].path: missing");
+	expect_refused("name: a:b\ndirectories: [{mode: \"0755\"}]\n",
+		       "directories[0].path: missing");
 	expect_refused("name: a:b\nfiles: [{path: /a}]\n", "files[0].content: missing");
 	expect_refused("name: a:b\nfiles: [{path: /a, content: 5}]\n",
 		       "files[0].content: must be a string");
@@ -198,7 +205,8 @@ static void test_bad_accounts_and_config(void **state)
 	(void)state;
 	expect_refused("name: a:b\nusers: [{name: root, uid: 70000, gid: 0}]\n",
 		       "users[0].uid: must be an integer from 0 to 65535");
-	expect_refused("name: a:b\nusers: [{name: root, uid: -1, gid: 0}]\n", "users[0].uid: must be");
+	expect_refused("name: a:b\nusers: [{name: root, uid: -1, gid: 0}]\n",
+		       "users[0].uid: must be");
 	expect_refused("name: a:b\nusers: [{name: root, uid: 0}]\n", "users[0].gid: missing");
 	expect_refused("name: a:b\nusers: [{name: Root, uid: 0, gid: 0}]\n",
 		       "users[0].name: \"Root\": not a user name");
@@ -217,9 +225,12 @@ static void test_bad_accounts_and_config(void **state)
 	expect_refused("name: a:b\nconfig: {env: [A=1]}\n", "config.env: must be a mapping");
 	expect_refused("name: a:b\nconfig: {cmd: []}\n", "config.cmd: must not be empty");
 	expect_refused("name: a:b\nconfig: {cmd: sh}\n", "config.cmd: must be a list");
-	expect_refused("name: a:b\nconfig: {entrypoint: [sh, 1]}\n", "config.entrypoint[1]: must be a string");
-	expect_refused("name: a:b\nconfig: {workdir: tmp}\n", "config.workdir: \"tmp\": must be an absolute path");
-	expect_refused("name: a:b\nconfig: {labels: {\"a b\": x}}\n", "config.labels.\"a b\": not a label name");
+	expect_refused("name: a:b\nconfig: {entrypoint: [sh, 1]}\n",
+		       "config.entrypoint[1]: must be a string");
+	expect_refused("name: a:b\nconfig: {workdir: tmp}\n",
+		       "config.workdir: \"tmp\": must be an absolute path");
+	expect_refused("name: a:b\nconfig: {labels: {\"a b\": x}}\n",
+		       "config.labels.\"a b\": not a label name");
 	expect_refused("name: a:b\nconfig: {user: \"a\\nb\"}\n", "config.user: ");
 	expect_refused("name: a:b\nconfig: {shell: [sh]}\n", "config.shell: unknown key");
 	expect_refused("name: a:b\nusers: [{name: a, uid: 0, gid: 0}]\n"

@@ -32,7 +32,8 @@ static void tohex(const uint8_t *in, size_t n, char *out)
 #define RFC8032_SEED "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
 #define RFC8032_PK   "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
 #define RFC8032_SIG                                                                                \
-	"e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701" \
+	"e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e3970" \
+	"1"                                                                                        \
 	"cf9b46bd25bf5f0595bbe24655141438e7a100b"
 
 static void test_ed25519_rfc8032_vector1(void **state)
@@ -139,7 +140,7 @@ static void test_hmac_rfc4231(void **state)
 
 /* RFC 4648 §10, in the URL-safe alphabet without padding. */
 static const char *const b64_vectors[][2] = {
-    {"", ""},	      {"f", "Zg"},	   {"fo", "Zm8"},	  {"foo", "Zm9v"},
+    {"", ""},		{"f", "Zg"},	      {"fo", "Zm8"},	      {"foo", "Zm9v"},
     {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
 };
 
@@ -185,12 +186,12 @@ static void test_base64url_alphabet(void **state)
 static void test_base64url_strict(void **state)
 {
 	static const char *const bad[] = {
-	    "Zg==",  /* padding */
-	    "Z",     /* 4k+1 characters */
-	    "Zh",    /* non-zero unused bits: a second spelling of "f" */
+	    "Zg==",   /* padding */
+	    "Z",      /* 4k+1 characters */
+	    "Zh",     /* non-zero unused bits: a second spelling of "f" */
 	    "Zm9v\n", /* whitespace */
-	    " Zg",   /* whitespace */
-	    "Zm.v",  /* outside the alphabet */
+	    " Zg",    /* whitespace */
+	    "Zm.v",   /* outside the alphabet */
 	};
 	struct forge_err err = {0};
 	uint8_t out[16];
@@ -199,9 +200,9 @@ static void test_base64url_strict(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		forge_err_clear(&err);
-		assert_int_equal(
-		    forge_base64url_decode(out, sizeof(out), &n, bad[i], strlen(bad[i]), "token", &err),
-		    -EINVAL);
+		assert_int_equal(forge_base64url_decode(out, sizeof(out), &n, bad[i],
+							strlen(bad[i]), "token", &err),
+				 -EINVAL);
 		assert_int_equal(n, 0);
 		assert_non_null(strstr(err.msg, "token"));
 	}

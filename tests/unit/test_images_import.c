@@ -33,10 +33,10 @@
 /* ------------------------------------------------------------ fixtures */
 
 struct t {
-	char dir[64];		      /* the test's temp dir */
-	char layout[128];	      /* <dir>/layout: the OCI layout being imported */
-	char sentinel[128];	      /* <dir>/sentinel: must never change */
-	struct forge_paths paths;     /* --root <dir>/root */
+	char dir[64];		  /* the test's temp dir */
+	char layout[128];	  /* <dir>/layout: the OCI layout being imported */
+	char sentinel[128];	  /* <dir>/sentinel: must never change */
+	struct forge_paths paths; /* --root <dir>/root */
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -116,7 +116,7 @@ struct entry {
 	const char *path;
 	const char *data; /* file content; symlink or hardlink target */
 	mode_t mode;
-	size_t size;	  /* Z: that many zero bytes, R: that many incompressible ones */
+	size_t size; /* Z: that many zero bytes, R: that many incompressible ones */
 };
 
 /* A pax tar of entries, in memory. */
@@ -255,24 +255,24 @@ static void make_layout(const struct t *t, const struct buf *tars, size_t n, boo
 		if (!plain)
 			free(blob.p);
 	}
-	json_t *cfg = json_pack("{s:s,s:s,s:{s:[s,s],s:[s],s:s,s:{s:s}},s:{s:s,s:o}}",
-				"architecture", "amd64", "os", "linux", "config", "Env", "PATH=/bin",
-				"GREETING=hello", "Cmd", "/bin/sh", "WorkingDir", "/srv", "Labels",
-				"lab", "unit", "rootfs", "type", "layers", "diff_ids", diff_ids);
+	json_t *cfg = json_pack(
+	    "{s:s,s:s,s:{s:[s,s],s:[s],s:s,s:{s:s}},s:{s:s,s:o}}", "architecture", "amd64", "os",
+	    "linux", "config", "Env", "PATH=/bin", "GREETING=hello", "Cmd", "/bin/sh", "WorkingDir",
+	    "/srv", "Labels", "lab", "unit", "rootfs", "type", "layers", "diff_ids", diff_ids);
 	char *s = json_dumps(cfg, JSON_COMPACT);
 	put_blob(t, s, strlen(s), cfg_hex);
-	json_t *man = json_pack("{s:i,s:s,s:{s:s,s:s+,s:I},s:o}", "schemaVersion", 2, "mediaType",
-				"application/vnd.oci.image.manifest.v1+json", "config", "mediaType",
-				"application/vnd.oci.image.config.v1+json", "digest", "sha256:",
-				cfg_hex, "size", (json_int_t)strlen(s), "layers", layers);
+	json_t *man =
+	    json_pack("{s:i,s:s,s:{s:s,s:s+,s:I},s:o}", "schemaVersion", 2, "mediaType",
+		      "application/vnd.oci.image.manifest.v1+json", "config", "mediaType",
+		      "application/vnd.oci.image.config.v1+json", "digest", "sha256:", cfg_hex,
+		      "size", (json_int_t)strlen(s), "layers", layers);
 	free(s);
 	s = json_dumps(man, JSON_COMPACT);
 	put_blob(t, s, strlen(s), man_hex);
-	json_t *index = json_pack("{s:i,s:[{s:s,s:s+,s:I,s:{s:s}}]}", "schemaVersion", 2,
-				  "manifests", "mediaType",
-				  "application/vnd.oci.image.manifest.v1+json", "digest", "sha256:",
-				  man_hex, "size", (json_int_t)strlen(s), "annotations",
-				  "org.opencontainers.image.ref.name", ref);
+	json_t *index = json_pack(
+	    "{s:i,s:[{s:s,s:s+,s:I,s:{s:s}}]}", "schemaVersion", 2, "manifests", "mediaType",
+	    "application/vnd.oci.image.manifest.v1+json", "digest", "sha256:", man_hex, "size",
+	    (json_int_t)strlen(s), "annotations", "org.opencontainers.image.ref.name", ref);
 	free(s);
 	s = json_dumps(index, JSON_COMPACT);
 	write_file(t->layout, "index.json", s, strlen(s));
@@ -374,11 +374,12 @@ static void test_import_roundtrip(void **state)
 	assert_int_equal(json_array_size(list), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")),
 			    "unit/good");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "tag")), "1");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "tag")),
+			    "1");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "name")),
 			    "unit/other");
-	assert_string_equal(
-	    json_string_value(json_object_get(json_array_get(list, 1), "digest")), digest);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "digest")),
+			    digest);
 	json_decref(list);
 
 	if (forge_image_resolve(&t->paths, "unit/good:1", &img, &err) < 0)
@@ -427,9 +428,10 @@ static void test_import_roundtrip(void **state)
 	assert_int_equal(forge_image_inspect(&t->paths, "unit/good:1", &ins, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(ins, "digest")), digest);
 	assert_int_equal(json_array_size(json_object_get(ins, "tags")), 2);
-	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(json_object_get(ins, "config"), "config"), "WorkingDir")),
-			    "/srv");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_object_get(json_object_get(ins, "config"), "config"), "WorkingDir")),
+	    "/srv");
 	json_decref(ins);
 	assert_int_equal(count_in(t, "tmp"), 0);
 	assert_sentinel_intact(t);
@@ -599,11 +601,12 @@ static void test_import_docker_save(void **state)
 	struct buf layer = tar_of(good, N(good));
 	forge_sha256_hex(layer.p, layer.len, diff);
 	char *cfg = NULL;
-	assert_true(asprintf(&cfg,
-			     "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Entrypoint\":"
-			     "[\"/bin/sh\",\"-c\"],\"Cmd\":[\"echo hi\"]},\"rootfs\":{\"type\":"
-			     "\"layers\",\"diff_ids\":[\"sha256:%s\"]}}",
-			     diff) > 0);
+	assert_true(
+	    asprintf(&cfg,
+		     "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Entrypoint\":"
+		     "[\"/bin/sh\",\"-c\"],\"Cmd\":[\"echo hi\"]},\"rootfs\":{\"type\":"
+		     "\"layers\",\"diff_ids\":[\"sha256:%s\"]}}",
+		     diff) > 0);
 	forge_sha256_hex(cfg, strlen(cfg), cfg_hex);
 	snprintf(cfg_name, sizeof(cfg_name), "%s.json", cfg_hex);
 	char *manifest = NULL;
@@ -716,39 +719,88 @@ static void test_hostile_corpus(void **state)
 	const struct hostile corpus[] = {
 	    {"path traversal",
 	     {{F, "../../../../../../../../../../../tmp/pwned", "x", 0644, 0}},
-	     1, OK, {0}, "entry ../../../../../../../../../../../tmp/pwned: \"..\" in the path"},
+	     1,
+	     OK,
+	     {0},
+	     "entry ../../../../../../../../../../../tmp/pwned: \"..\" in the path"},
 	    {"traversal in the middle",
 	     {{D, "a", NULL, 0755, 0}, {F, "a/../../pwned", "x", 0644, 0}},
-	     2, OK, {0}, "\"..\" in the path leads outside the layer"},
+	     2,
+	     OK,
+	     {0},
+	     "\"..\" in the path leads outside the layer"},
 	    {"absolute path", {{F, abs_file, "x", 0644, 0}}, 1, OK, {0}, "absolute path refused"},
 	    {"symlink, then a file through it",
 	     {{L, "evil", abs_target, 0777, 0}, {F, "evil/pwned", "x", 0644, 0}},
-	     2, OK, {0}, "entry evil/pwned: path goes through a symlink"},
+	     2,
+	     OK,
+	     {0},
+	     "entry evil/pwned: path goes through a symlink"},
 	    {"relative symlink climbing out",
 	     {{D, "d", NULL, 0755, 0}, {L, "d/up", "../../../../sentinel", 0777, 0}},
-	     2, OK, {0}, "symlink target \"../../../../sentinel\" leads outside the layer"},
+	     2,
+	     OK,
+	     {0},
+	     "symlink target \"../../../../sentinel\" leads outside the layer"},
 	    {"hardlink escape",
-	     {{H, "hl", up, 0, 0}}, 1, OK, {0}, "entry hl: \"..\" in the hardlink target"},
+	     {{H, "hl", up, 0, 0}},
+	     1,
+	     OK,
+	     {0},
+	     "entry hl: \"..\" in the hardlink target"},
 	    {"hardlink to an absolute path",
-	     {{H, "hl", abs_file, 0, 0}}, 1, OK, {0}, "leads outside the layer"},
+	     {{H, "hl", abs_file, 0, 0}},
+	     1,
+	     OK,
+	     {0},
+	     "leads outside the layer"},
 	    {"hardlink through a symlink",
 	     {{L, "evil", abs_target, 0777, 0}, {H, "hl", "evil/secret", 0, 0}},
-	     2, OK, {0}, "hardlink target \"evil/secret\" goes through a symlink"},
-	    {"device node", {{C, "dev/null", NULL, 0666, 0}}, 1, OK, {0},
+	     2,
+	     OK,
+	     {0},
+	     "hardlink target \"evil/secret\" goes through a symlink"},
+	    {"device node",
+	     {{C, "dev/null", NULL, 0666, 0}},
+	     1,
+	     OK,
+	     {0},
 	     "entry dev/null: device node (character 1:3) refused"},
 	    {"zip bomb (expansion ratio)",
 	     {{Z, "zeros", NULL, 0644, 8u << 20}},
-	     1, OK, {1000, 1ull << 40, 20, 1u << 20}, "entry zeros: expands beyond 20x"},
-	    {"too large", {{Z, "big", NULL, 0644, 4096}}, 1, OK, {1000, 2048, 1000, 1u << 30},
+	     1,
+	     OK,
+	     {1000, 1ull << 40, 20, 1u << 20},
+	     "entry zeros: expands beyond 20x"},
+	    {"too large",
+	     {{Z, "big", NULL, 0644, 4096}},
+	     1,
+	     OK,
+	     {1000, 2048, 1000, 1u << 30},
 	     "entry big: layer larger than 2048 bytes"},
 	    {"too many entries",
 	     {{F, "a", "1", 0644, 0}, {F, "b", "2", 0644, 0}, {F, "c", "3", 0644, 0}},
-	     3, OK, {2, 1ull << 30, 100, 1u << 30}, "entry c: more than 2 entries"},
-	    {"truncated archive", {{R, "data", NULL, 0644, 1u << 20}, {F, "after", "x", 0644, 0}},
-	     2, TRUNCATED, {0}, "truncated or damaged archive"},
-	    {"wrong digest", {{F, "f", "content", 0644, 0}}, 1, WRONG_DIGEST, {0},
+	     3,
+	     OK,
+	     {2, 1ull << 30, 100, 1u << 30},
+	     "entry c: more than 2 entries"},
+	    {"truncated archive",
+	     {{R, "data", NULL, 0644, 1u << 20}, {F, "after", "x", 0644, 0}},
+	     2,
+	     TRUNCATED,
+	     {0},
+	     "truncated or damaged archive"},
+	    {"wrong digest",
+	     {{F, "f", "content", 0644, 0}},
+	     1,
+	     WRONG_DIGEST,
+	     {0},
 	     "digest mismatch (content is sha256:"},
-	    {"wrong diff_id", {{F, "f", "content", 0644, 0}}, 1, WRONG_DIFF_ID, {0},
+	    {"wrong diff_id",
+	     {{F, "f", "content", 0644, 0}},
+	     1,
+	     WRONG_DIFF_ID,
+	     {0},
 	     "diff_id mismatch"},
 	};
 
@@ -806,10 +858,14 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_import_roundtrip),	    T(test_import_plain_layer_deterministic),
-	    T(test_import_needs_a_name),    T(test_pins_rm_gc),
-	    T(test_gc_staging),		    T(test_import_docker_save),
-	    T(test_import_oci_archive),	    T(test_hostile_corpus),
+	    T(test_import_roundtrip),
+	    T(test_import_plain_layer_deterministic),
+	    T(test_import_needs_a_name),
+	    T(test_pins_rm_gc),
+	    T(test_gc_staging),
+	    T(test_import_docker_save),
+	    T(test_import_oci_archive),
+	    T(test_hostile_corpus),
 	    T(test_hostile_outer_archive),
 	};
 	if (forge_crypto_init() < 0)

@@ -79,8 +79,8 @@ static void test_ref_invalid(void **state)
 		struct forge_err err = {0};
 		int rc = forge_image_ref_parse(bad[i].ref, &r, &err);
 		if (rc != -EINVAL || !strstr(err.msg, bad[i].why))
-			fail_msg("ref \"%s\": rc %d, message \"%s\" (wanted \"%s\")", bad[i].ref, rc,
-				 err.msg, bad[i].why);
+			fail_msg("ref \"%s\": rc %d, message \"%s\" (wanted \"%s\")", bad[i].ref,
+				 rc, err.msg, bad[i].why);
 	}
 	char tag129[200];
 	memset(tag129, 'x', 129);

@@ -185,11 +185,15 @@ static void test_allowlist(void **state)
 	struct forge_topology t;
 
 	(void)state;
-	parse_ok("{'scenario': 'x9', 'subnets': [], 'containers': [{'name': 'solo'}],"
+	parse_ok("{'scenario': 'x9', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24',"
+		 "                             'uplink_gateway': '10.0.0.254'}],"
+		 " 'containers': [{'name': 'solo'}],"
 		 " 'egress': {'allowlist': [{'cidr': '192.0.2.0/24', 'proto': 'tcp',"
 		 "                           'ports': [80, 443]},"
 		 "                          {'cidr': '198.51.100.7/32', 'proto': 'udp'}]}}",
 		 &t);
+	assert_true(t.subnets[0].has_uplink_gateway);
+	assert_addr(t.subnets[0].uplink_gateway, "10.0.0.254");
 	assert_int_equal(t.egress, FORGE_EGRESS_ALLOWLIST);
 	assert_int_equal(t.n_allow, 2);
 	assert_addr(t.allow[0].net, "192.0.2.0");
@@ -208,12 +212,36 @@ static void test_allowlist(void **state)
 	validate_ok(&t);
 }
 
+/* The hub's address on a subnet: automatic addresses go around it, and the
+ * learner may use it as its gateway. */
+static void test_uplink_gateway(void **state)
+{
+	struct forge_topology t;
+
+	(void)state;
+	parse_ok("{'scenario': 'up', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/29',"
+		 "                             'uplink_gateway': '10.0.0.2'},"
+		 "                            {'name': 'b', 'cidr': '10.1.0.0/24'}],"
+		 " 'containers': [{'name': 'c1', 'networks': [{'subnet': 'a'}]},"
+		 "  {'name': 'c2', 'gateway': '10.0.0.2', 'networks': [{'subnet': 'a'}]},"
+		 "  {'name': 'c3', 'networks': [{'subnet': 'b'}]}],"
+		 " 'egress': {'allowlist': [{'cidr': '192.0.2.0/24', 'proto': 'tcp'}]}}",
+		 &t);
+	assert_false(t.subnets[1].has_uplink_gateway);
+	validate_ok(&t);
+	assert_addr(t.containers[0].ifaces[0].addr, "10.0.0.1");
+	assert_addr(t.containers[1].ifaces[0].addr, "10.0.0.3");
+	assert_addr(t.containers[1].gateway, "10.0.0.2");
+	assert_addr(t.containers[2].ifaces[0].addr, "10.1.0.1");
+}
+
 struct bad_case {
 	const char *json;
 	const char *fragment;
 };
 
 #define BASE_SUBNETS "'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24'}]"
+#define UPLINK_ALLOW "'egress': {'allowlist': [{'cidr': '192.0.2.0/24', 'proto': 'tcp'}]}"
 #define ALLOW(entry)                                                                               \
 	"{'scenario': 's', 'subnets': [], 'containers': [], "                                      \
 	"'egress': {'allowlist': [" entry "]}}"
@@ -321,6 +349,12 @@ static const struct bad_case bad_json[] = {
      "egress.allowlist[0].ports: 17 entries, at most 16"},
     {ALLOW("{'cidr': '192.0.2.0/24', 'proto': 'tcp', 'port': 22}"),
      "egress.allowlist[0]: unknown key \"port\""},
+    {"{'scenario': 's', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24',"
+     " 'uplink_gateway': '10.0.0'}], 'containers': []}",
+     "subnets[0].uplink_gateway: \"10.0.0\" is not an IPv4 address"},
+    {"{'scenario': 's', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24',"
+     " 'uplink_gateway': ['10.0.0.1']}], 'containers': []}",
+     "subnets[0].uplink_gateway: expected a string, got an array"},
 };
 
 static void test_json_errors(void **state)
@@ -493,6 +527,29 @@ static const struct bad_case bad_topology[] = {
      "container \"c\": gateway 10.0.0.255 is the broadcast address of subnet \"a\""},
     {ALLOW("{'cidr': '192.0.2.0/24', 'proto': 'tcp', 'ports': [80, 443, 80]}"),
      "egress.allowlist[0].ports[2]: port 80 listed twice"},
+    {ALLOW("{'cidr': '192.0.2.0/24', 'proto': 'tcp', 'ports': [443]}"),
+     "egress: the allowlist profile needs an uplink_gateway on at least one subnet"},
+    {"{'scenario': 's', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24',"
+     " 'uplink_gateway': '10.0.0.1'}], 'containers': []}",
+     "subnet \"a\": uplink_gateway 10.0.0.1 needs the allowlist egress profile"},
+    {"{'scenario': 's', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24',"
+     " 'uplink_gateway': '10.0.1.1'}], 'containers': [], " UPLINK_ALLOW "}",
+     "subnet \"a\": uplink_gateway 10.0.1.1 is outside subnet \"a\" 10.0.0.0/24"},
+    {"{'scenario': 's', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24',"
+     " 'uplink_gateway': '10.0.0.255'}], 'containers': [], " UPLINK_ALLOW "}",
+     "subnet \"a\": uplink_gateway 10.0.0.255 is the broadcast address of subnet \"a\""},
+    {"{'scenario': 's', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24',"
+     " 'uplink_gateway': '10.0.0.0'}], 'containers': [], " UPLINK_ALLOW "}",
+     "subnet \"a\": uplink_gateway 10.0.0.0 is the network address of subnet \"a\""},
+    {"{'scenario': 's', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24',"
+     " 'uplink_gateway': '10.0.0.9'}], 'containers': [{'name': 'c',"
+     " 'networks': [{'subnet': 'a', 'ip': '10.0.0.9'}]}], " UPLINK_ALLOW "}",
+     "container \"c\" eth0: 10.0.0.9 is the uplink_gateway of subnet \"a\""},
+    {"{'scenario': 's', 'subnets': [{'name': 'tiny', 'cidr': '10.9.9.0/30',"
+     " 'uplink_gateway': '10.9.9.1'}], 'containers': [{'name': 'c1',"
+     " 'networks': [{'subnet': 'tiny'}]}, {'name': 'c2', 'networks': [{'subnet': 'tiny'}]}],"
+     " " UPLINK_ALLOW "}",
+     "subnet \"tiny\" 10.9.9.0/30: no free address left for container \"c2\" eth0"},
 };
 
 static void test_validate_errors(void **state)
@@ -590,13 +647,17 @@ static void test_allowlist_struct_errors(void **state)
 	struct forge_topology t, good;
 
 	(void)state;
-	parse_ok("{'scenario': 'x9', 'subnets': [], 'containers': [], 'egress': {'allowlist':"
+	parse_ok("{'scenario': 'x9', 'subnets': [{'name': 'a', 'cidr': '10.0.0.0/24',"
+		 " 'uplink_gateway': '10.0.0.1'}], 'containers': [], 'egress': {'allowlist':"
 		 " [{'cidr': '192.0.2.0/24', 'proto': 'tcp', 'ports': [80, 443]}]}}",
 		 &good);
 	validate_ok(&good);
 
-	ASSERT_REFUSED(t, good, t.egress = FORGE_EGRESS_DENY,
+	ASSERT_REFUSED(t, good,
+		       (t.egress = FORGE_EGRESS_DENY, t.subnets[0].has_uplink_gateway = false),
 		       "egress.allowlist: not empty, but egress is \"deny\"");
+	ASSERT_REFUSED(t, good, (t.egress = FORGE_EGRESS_DENY, t.n_allow = 0),
+		       "subnet \"a\": uplink_gateway 10.0.0.1 needs the allowlist egress profile");
 	ASSERT_REFUSED(t, good, t.allow[0].ports[1] = 0,
 		       "egress.allowlist[0].ports[1]: 0 is not a port (1..65535)");
 	ASSERT_REFUSED(t, good, t.allow[0].n_ports = FORGE_NET_MAX_PORTS + 1,
@@ -607,6 +668,10 @@ static void test_allowlist_struct_errors(void **state)
 		       "egress.allowlist[0]: 192.0.2.1/24 has host bits set");
 	ASSERT_REFUSED(t, good, t.allow[0].prefix_len = 33,
 		       "egress.allowlist[0]: prefix length 33 outside 0..32");
+	ASSERT_REFUSED(t, good, t.subnets[0].has_uplink_gateway = false,
+		       "egress: the allowlist profile needs an uplink_gateway");
+	ASSERT_REFUSED(t, good, t.subnets[0].uplink_gateway.s_addr = htonl(0x0a000100),
+		       "subnet \"a\": uplink_gateway 10.0.1.0 is outside subnet \"a\"");
 }
 
 static void test_parse_cidr(void **state)
@@ -697,6 +762,7 @@ int main(void)
 	    cmocka_unit_test(test_deterministic),
 	    cmocka_unit_test(test_automatic_fills_gaps),
 	    cmocka_unit_test(test_allowlist),
+	    cmocka_unit_test(test_uplink_gateway),
 	    cmocka_unit_test(test_json_errors),
 	    cmocka_unit_test(test_limits_json),
 	    cmocka_unit_test(test_limits_struct),

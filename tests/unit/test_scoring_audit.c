@@ -21,9 +21,9 @@
 
 #include "test_scoring_fixture.h"
 
-#define EVENTS 5
+#define EVENTS	  5
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
-#define MAXL   64
+#define MAXL	  64
 
 struct log {
 	char *line[MAXL]; /* each with its newline */
@@ -48,7 +48,7 @@ static void append(struct fx *f, const char *actor)
 /* Keys created by the fixture (2 events) and EVENTS more. */
 static int setup_log(void **state)
 {
-	char actor[16];
+	char actor[24];
 	struct fx *f;
 
 	if (fx_setup(state) < 0)
@@ -259,6 +259,37 @@ static void test_truncated_mid_line(void **state)
 	expect_bad(f, EVENTS + 2, "the tail was truncated");
 }
 
+/* A NUL byte inside a line, and a line longer than any event can be. */
+static void test_garbage_lines(void **state)
+{
+	struct fx *f = *state;
+	char path[FORGE_PATH_MAX + 32];
+	size_t len, big = (1u << 20) + 10;
+	char *buf, *huge;
+	FILE *out;
+
+	log_path(f, "audit.log", path, sizeof(path));
+	buf = fx_slurp(path, &len);
+	assert_non_null(buf);
+	*strstr(buf, "actor-3") = '\0';
+	assert_int_equal(fx_spit(path, buf, len), 0);
+	expect_bad(f, 3, "not a JSON object");
+	*(buf + strlen(buf)) = 'a';
+	assert_int_equal(fx_spit(path, buf, len), 0);
+	free(buf);
+
+	huge = malloc(big);
+	assert_non_null(huge);
+	memset(huge, 'x', big - 1);
+	huge[big - 1] = '\n';
+	out = fopen(path, "a");
+	assert_non_null(out);
+	assert_int_equal(fwrite(huge, 1, big, out), big);
+	fclose(out);
+	free(huge);
+	expect_bad(f, EVENTS + 3, "longer than any event");
+}
+
 static void test_unknown_key(void **state)
 {
 	struct fx *f = *state;
@@ -464,6 +495,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reordered_lines, setup_log, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_truncated_tail, setup_log, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_truncated_mid_line, setup_log, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_lines, setup_log, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_key, setup_log, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_line_and_repair, setup_log, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_repair_refuses_tampering, setup_log, fx_teardown),

@@ -135,10 +135,10 @@ static inline void fx_sample(struct sample *s, const char *tenant, const char *s
 	s->refs1[1] = "network/target_server-80.json";
 	s->refs2[0] = "criteria/fw/0/stdout";
 	s->refs2[1] = "state/router.json";
-	s->crit[0] = (struct forge_criterion_result){"route", true, 1, s->refs0, 2,
-						      "default route via the router"};
-	s->crit[1] = (struct forge_criterion_result){"web", false, 2, s->refs1, 2,
-						      "target web server unreachable: exit 7"};
+	s->crit[0] = (struct forge_criterion_result){
+	    "route", true, 1, s->refs0, 2, "default route via the router"};
+	s->crit[1] = (struct forge_criterion_result){
+	    "web", false, 2, s->refs1, 2, "target web server unreachable: exit 7"};
 	s->crit[2] = (struct forge_criterion_result){"fw", true, 3, s->refs2, 2, "ok"};
 	s->in = (struct forge_score_input){&s->facts, s->crit, 3, s->art, 8};
 }

@@ -116,6 +116,12 @@ static void test_loose_permissions_refused(void **state)
 	expect_load_refused(f, "mode 0604");
 	assert_int_equal(chmod(path, 0600), 0);
 
+	/* The pointer decides which key signs: nobody else may write it. */
+	snprintf(dir, sizeof(dir), "%.1024s/keys/verdict/active", f->p.etc);
+	assert_int_equal(chmod(dir, 0646), 0);
+	expect_load_refused(f, "active: mode 0646 is writable by group or others");
+	assert_int_equal(chmod(dir, 0644), 0);
+
 	snprintf(dir, sizeof(dir), "%.1024s/keys/verdict", f->p.etc);
 	assert_int_equal(chmod(dir, 0777), 0);
 	expect_load_refused(f, "writable by group or others");

@@ -158,9 +158,10 @@ static void test_byte_identical(void **state)
 static void test_evidence_is_reproducible_tar(void **state)
 {
 	static const char *const want[] = {
-	    "criteria/fw/0/stdout",	"criteria/route/0/exit_code", "criteria/route/0/stdout",
-	    "criteria/web/0/exit_code", "criteria/web/0/stdout",      "network/target_server-80.json",
-	    "state/learner_vm.json",	"state/router.json",
+	    "criteria/fw/0/stdout",    "criteria/route/0/exit_code",
+	    "criteria/route/0/stdout", "criteria/web/0/exit_code",
+	    "criteria/web/0/stdout",   "network/target_server-80.json",
+	    "state/learner_vm.json",   "state/router.json",
 	};
 	struct fx *f = *state;
 	char dir[FORGE_PATH_MAX], path[FORGE_PATH_MAX + 32];
@@ -286,7 +287,8 @@ static void test_signature_cases(void **state)
 		assert_int_equal(forge_base64url_encode(pkb64, sizeof(pkb64), pk, 32, &err), 0);
 		snprintf(keyfile, sizeof(keyfile), "%.1024s/other.pub", f->root);
 		assert_int_equal(fx_spit(keyfile, pkb64, strlen(pkb64)), 0);
-		assert_int_equal(forge_keyset_load_file(keyfile, FORGE_KEY_VERDICT, &other, &err), 0);
+		assert_int_equal(forge_keyset_load_file(keyfile, FORGE_KEY_VERDICT, &other, &err),
+				 0);
 		assert_int_equal(forge_results_verify(dir, &other, &res, &err), -EBADMSG);
 		assert_non_null(strstr(err.msg, "manifest.json: key_id"));
 		forge_keyset_free(&other);
@@ -380,42 +382,70 @@ static void expect_write_error(struct fx *f, struct sample *s, int code, const c
 		fail_msg("got %d \"%s\", want %d \"%s\"", rc, err.msg, code, msg);
 }
 
+/* One bad input per case, applied to an otherwise good sample. */
+static void mutate(struct sample *s, int i)
+{
+	switch (i) {
+	case 0:
+		s->facts.tenant = "../etc";
+		break;
+	case 1:
+		s->facts.scenario_id = ".hidden";
+		break;
+	case 2:
+		s->art[2].name = "criteria/../x";
+		break;
+	case 3:
+		s->art[2].name = "state/router.json";
+		break;
+	case 4:
+		s->art[2].name = "state";
+		break;
+	case 5:
+		s->refs1[1] = "network/nothing.json";
+		break;
+	case 6:
+		s->crit[0].weight = s->crit[1].weight = s->crit[2].weight = 0;
+		break;
+	case 7:
+		s->crit[2].id = "route";
+		break;
+	case 8:
+		s->crit[1].message = "bad \xff utf-8";
+		break;
+	case 9:
+		s->images[1].digest = "sha256:short";
+		break;
+	default:
+		s->facts.retention_days = FORGE_RETENTION_DAYS_MAX + 1;
+	}
+}
+
 static void test_input_checked(void **state)
 {
+	static const char *const want[] = {
+	    "bad tenant",
+	    "bad scenario id",
+	    "bad name",
+	    "given twice",
+	    "state is also a file",
+	    "evidence \"network/nothing.json\" is not an artifact",
+	    "weighs 0",
+	    "criterion route given twice",
+	    "not valid UTF-8",
+	    "image router",
+	    "retention",
+	};
 	struct fx *f = *state;
 	struct sample s;
+	char name[16];
 
-	fx_sample(&s, "../etc", "x");
-	expect_write_error(f, &s, -EINVAL, "bad tenant");
-	fx_sample(&s, "acme", ".hidden");
-	expect_write_error(f, &s, -EINVAL, "bad scenario id");
-	fx_sample(&s, "acme", "in1");
-	s.art[2].name = "criteria/../x";
-	expect_write_error(f, &s, -EINVAL, "bad name");
-	fx_sample(&s, "acme", "in2");
-	s.art[2].name = "state/router.json";
-	expect_write_error(f, &s, -EINVAL, "given twice");
-	fx_sample(&s, "acme", "in3");
-	s.art[2].name = "state";
-	expect_write_error(f, &s, -EINVAL, "state is also a file");
-	fx_sample(&s, "acme", "in4");
-	s.refs1[1] = "network/nothing.json";
-	expect_write_error(f, &s, -EINVAL, "evidence \"network/nothing.json\" is not an artifact");
-	fx_sample(&s, "acme", "in5");
-	s.crit[0].weight = s.crit[1].weight = s.crit[2].weight = 0;
-	expect_write_error(f, &s, -EINVAL, "weighs 0");
-	fx_sample(&s, "acme", "in6");
-	s.crit[2].id = "route";
-	expect_write_error(f, &s, -EINVAL, "criterion route given twice");
-	fx_sample(&s, "acme", "in7");
-	s.crit[1].message = "bad \xff utf-8";
-	expect_write_error(f, &s, -EINVAL, "not valid UTF-8");
-	fx_sample(&s, "acme", "in8");
-	s.images[1].digest = "sha256:short";
-	expect_write_error(f, &s, -EINVAL, "image router");
-	fx_sample(&s, "acme", "in9");
-	s.facts.retention_days = FORGE_RETENTION_DAYS_MAX + 1;
-	expect_write_error(f, &s, -EINVAL, "retention");
+	for (int i = 0; i < (int)(sizeof(want) / sizeof(want[0])); i++) {
+		snprintf(name, sizeof(name), "in%d", i);
+		fx_sample(&s, "acme", name);
+		mutate(&s, i);
+		expect_write_error(f, &s, -EINVAL, want[i]);
+	}
 }
 
 /* A verdict is written once: the second is refused and leaves no temp dir. */

@@ -29,8 +29,8 @@ struct seen {
 
 static void record(const struct forge_cleanup_entry *e, void *arg)
 {
-	static const char *const names[] = {"deleted", "would", "held", "kept", "skipped",
-					    "incomplete"};
+	static const char *const names[] = {"deleted", "would",	  "held",
+					    "kept",    "skipped", "incomplete"};
 	struct seen *s = arg;
 
 	if (s->n < 16)
@@ -96,8 +96,12 @@ static int run(struct fx *f, unsigned older, bool dry, struct seen *s,
 	       struct forge_cleanup_stats *st)
 {
 	struct forge_cleanup_opts o = {
-	    .older_than_days = older, .dry_run = dry, .now = NOW, .actor = "tester",
-	    .report = record, .arg = s,
+	    .older_than_days = older,
+	    .dry_run = dry,
+	    .now = NOW,
+	    .actor = "tester",
+	    .report = record,
+	    .arg = s,
 	};
 	struct forge_err err = {0};
 	int rc;

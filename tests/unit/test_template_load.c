@@ -112,13 +112,13 @@ static const struct track {
 	size_t containers, criteria;
 } tracks[] = {
     {"netplus.yaml", "netplus", "1.0.0",
-     "068a2b18229b12144fa77c5750b7b11ec8411142a36a29e8c2f9b3aee4b281c6", "netplus", "foundation",
+     "671949fd286aaf44a182710999a6de1904f31ded377918a78e2427656c3cf2e6", "netplus", "foundation",
      60, 0, 3, 2},
     {"ccna.yaml", "ccna", "1.0.0",
-     "29af6eb3e3c769ae269b5e504fa7025f399832a431212225dd3422b27e846698", "ccna", "associate", 60, 0,
+     "eaf5eec5e6cb37ed62701a5f4bd172dc8eea955e689ce0684c31e13b26abbb93", "ccna", "associate", 60, 0,
      3, 3},
     {"cissp.yaml", "cissp", "1.0.0",
-     "425cdca41980913d433f62e7b8421545b97a185def24803ac426746f5f4fbd55", "cissp", "professional",
+     "76b2c15efb54bddf00c2b8e05fa6712a16368faee0bcbd2e98d58bd229b407cb", "cissp", "professional",
      90, 5, 3, 2},
 };
 
@@ -424,6 +424,54 @@ static void test_topology_json(void **state)
 	free(topo);
 }
 
+/* The allowlist profile: an allowlist, an uplink gateway, all of it handed to netns. */
+static void test_allowlist_profile(void **state)
+{
+	const struct env *e = *state;
+	struct forge_template *base = load_ok(e, e->templates, "netplus.yaml"), *t = NULL;
+	struct forge_topology *topo = malloc(sizeof(*topo));
+	struct forge_template_problems p = {0};
+	json_t *doc = json_deep_copy(base->doc), *network, *learner, *j = NULL;
+	struct forge_err err = {0};
+
+	assert_non_null(topo);
+	network = json_object_get(json_object_get(doc, "spec"), "network");
+	json_object_set_new(network, "egress", json_string("allowlist"));
+	json_object_set_new(
+	    network, "allowlist",
+	    json_pack("[{s:s, s:s, s:[i]}]", "cidr", "192.0.2.0/24", "proto", "tcp", "ports", 443));
+	json_object_set_new(json_array_get(json_object_get(network, "subnets"), 0),
+			    "uplink_gateway", json_string("10.10.0.254"));
+	if (forge_template_from_json(e->schema, doc, "allow", &t, NULL, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(t->egress, FORGE_TPL_EGRESS_ALLOWLIST);
+	assert_string_equal(t->subnets[0].uplink_gateway, "10.10.0.254");
+	assert_null(t->subnets[1].uplink_gateway);
+	assert_int_equal(forge_template_topology_json(t, "ab12cd34", &j, &err), 0);
+	if (forge_topology_from_json(j, topo, &err) || forge_topology_validate(topo, "forge", &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(topo->egress, FORGE_EGRESS_ALLOWLIST);
+	assert_int_equal(topo->n_allow, 1);
+	assert_int_equal(topo->allow[0].ports[0], 443);
+	json_decref(j);
+	forge_template_free(t);
+
+	/* A container may not take the uplink gateway's address. */
+	learner = json_array_get(
+	    json_object_get(json_object_get(json_object_get(doc, "spec"), "assets"), "containers"),
+	    0);
+	json_object_set_new(json_array_get(json_object_get(learner, "networks"), 0), "ip",
+			    json_string("10.10.0.254"));
+	assert_int_equal(forge_template_from_json(e->schema, doc, "allow", &t, &p, &err), -EINVAL);
+	assert_int_equal(p.n, 1);
+	assert_string_equal(p.items[0].path, "spec.assets.containers[0].networks[0]");
+	assert_non_null(strstr(p.items[0].message, "is the uplink_gateway of subnet"));
+	forge_template_problems_free(&p);
+	json_decref(doc);
+	free(topo);
+	forge_template_free(base);
+}
+
 /* ------------------------------------------------------------- bad fixtures */
 
 struct expectation {
@@ -614,15 +662,11 @@ static void test_load_is_confined(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tracks_valid_and_pinned),
-	    cmocka_unit_test(test_hash_is_stable),
-	    cmocka_unit_test(test_netplus_model),
-	    cmocka_unit_test(test_ccna_cissp_model),
-	    cmocka_unit_test(test_defaults_and_env_order),
-	    cmocka_unit_test(test_topology_json),
-	    cmocka_unit_test(test_bad_fixtures),
-	    cmocka_unit_test(test_err_names_first_problem),
-	    cmocka_unit_test(test_oversized_lists),
+	    cmocka_unit_test(test_tracks_valid_and_pinned), cmocka_unit_test(test_hash_is_stable),
+	    cmocka_unit_test(test_netplus_model),	    cmocka_unit_test(test_ccna_cissp_model),
+	    cmocka_unit_test(test_defaults_and_env_order),  cmocka_unit_test(test_topology_json),
+	    cmocka_unit_test(test_allowlist_profile),	    cmocka_unit_test(test_bad_fixtures),
+	    cmocka_unit_test(test_err_names_first_problem), cmocka_unit_test(test_oversized_lists),
 	    cmocka_unit_test(test_load_is_confined),
 	};
 

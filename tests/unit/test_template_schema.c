@@ -110,6 +110,8 @@ static void test_load_refusals(void **state)
 	schema_refused("{'properties': {'a': 7}}",
 		       "schema.properties.a: a schema must be an object");
 	schema_refused("{'oneOf': []}", "non-empty array of schemas");
+	schema_refused("{'oneOf': [{}, {}, {}, {}, {}, {}, {}, {}, {}]}",
+		       "more than 8 alternatives");
 	schema_refused("{'minItems': -1}", "non-negative integer");
 	schema_refused("{'required': ['a', 3]}", "schema.required[1]: expected a string");
 	schema_refused("{'additionalProperties': true}", "a schema must be an object");
