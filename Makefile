@@ -23,7 +23,7 @@ DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 # pkg-config is expanded lazily (recursive '='), so `make test` can install the
 # packages first and build in a sub-make that sees them.
-PKGS_COMMON  = libsodium jansson yaml-0.1
+PKGS_COMMON  = libsodium jansson yaml-0.1 libcap
 PKGS_RUNTIME = libseccomp libcap
 PKGS_NETNS   = libnftnl libmnl libnl-3.0 libnl-route-3.0
 PKGS_IMAGES  = libarchive libzstd
@@ -84,7 +84,7 @@ INTEG_BIN   := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 BINARIES    := $(BUILD)/forgectl $(BUILD)/forged $(BUILD)/forge-api
 BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/timeit.c,$(wildcard bench/*.c)))
 
-.PHONY: all deps run test unit integration security vmtest bench bench-container-start bench-topology bench-unpack bench-scoring bench-api images \
+.PHONY: all deps run test unit integration security vmtest bench bench-container-start bench-topology bench-unpack bench-scoring bench-api bench-spawn images \
 	rootfs clean check-root format tidy
 
 .SECONDEXPANSION:
@@ -241,8 +241,9 @@ test: deps
 	@$(MAKE) --no-print-directory security
 	@$(MAKE) --no-print-directory vmtest
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(BUILD)/forgectl
 	@tests/lib/run-suite.sh unit $(UNIT_BIN)
+	@$(BUILD)/forgectl policy test policy/tests --rules policy/rules
 
 integration: check-root all rootfs
 	@tests/integration/run.sh
@@ -254,7 +255,10 @@ vmtest: check-root all rootfs
 	@FORGE_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) tests/vm/run.sh \
 		tests/vm/ext4-rootfs.sh tests/integration/run.sh
 
-bench: bench-container-start bench-topology bench-unpack bench-scoring bench-api
+bench: bench-container-start bench-topology bench-unpack bench-scoring bench-api bench-spawn
+
+bench-spawn: check-root all
+	@bench/spawn.sh
 
 bench-api: all
 	@bench/api.sh
@@ -272,7 +276,8 @@ bench-topology: check-root all
 	@bench/topology.sh
 
 format:
-	clang-format -i $$(find common runtime cli tests bench -name '*.[ch]')
+	clang-format -i $$(find common runtime netns images rootfs-builder policy templates \
+		scoring api cli tests bench -name '*.[ch]')
 
 clean:
 	rm -rf $(BUILD) $(BUILD).deps.log

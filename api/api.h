@@ -77,7 +77,8 @@ struct api_config {
 	char db_path[FORGE_PATH_MAX]; /* <lib>/api/api.db */
 	int threads, max_connections, conn_timeout_s, max_spawns_in_flight;
 	size_t max_body, max_header;
-	int host_cap; /* live scenarios on the host, the quota gate's host_cap */
+	int host_cap;	     /* live scenarios on the host, the quota gate's host_cap */
+	int status_cache_ms; /* how long a scenario view is served from cache; 0: off */
 
 	/* JWT: HS256 secret and/or Ed25519 public keys; allowlist of algs. */
 	unsigned algs;

@@ -48,6 +48,7 @@ static const struct conf_key conf_keys[] = {
     SIZE("api.max_header_bytes", max_header, 4096, 1024 * 1024),
     INT("api.host_cap", host_cap, 1, 1000000),
     INT("api.templates_ttl_s", templates_ttl_s, 0, 3600),
+    INT("api.status_cache_ms", status_cache_ms, 0, 10000),
     {"jwt.algs", T_ALGS, 0, 0, 0, 0},
     STR("jwt.hs256_secret_file", hs_secret_file),
     STR("jwt.eddsa_keys_file", eddsa_keys_file),
@@ -100,6 +101,7 @@ static void config_defaults(struct api_config *c)
 	c->max_header = 32 * 1024;
 	c->host_cap = 1000;
 	c->templates_ttl_s = 30;
+	c->status_cache_ms = 1000;
 	c->algs = API_ALG_HS256 | API_ALG_EDDSA;
 	snprintf(c->issuer, sizeof(c->issuer), "forge");
 	snprintf(c->audience, sizeof(c->audience), "forge-api");

@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,28 +64,16 @@ void api_forged_free(struct api_forged *f)
 	free(f);
 }
 
-/* An idle connection has nothing to say: any event means forged closed it
- * (restarted) and the next request would be lost on it. */
-static bool conn_alive(int fd)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
-
-	return poll(&p, 1, 0) == 0;
-}
-
-static int conn_get(struct api_forged *f, struct forge_err *err)
+/* An idle connection from the pool, or a new one (*pooled tells which). */
+static int conn_get(struct api_forged *f, bool *pooled, struct forge_err *err)
 {
 	int fd = -1;
 
 	pthread_mutex_lock(&f->lock);
-	while (fd < 0 && f->n_idle > 0) {
+	if (f->n_idle > 0)
 		fd = f->idle[--f->n_idle];
-		if (!conn_alive(fd)) {
-			close(fd);
-			fd = -1;
-		}
-	}
 	pthread_mutex_unlock(&f->lock);
+	*pooled = fd >= 0;
 	return fd >= 0 ? fd : forge_proto_connect(f->cfg.paths, err);
 }
 
@@ -171,9 +158,19 @@ int api_forged_call(struct api_forged *f, const char *op, const char *cid, json_
 					   "failures)");
 			break;
 		}
-		int fd = conn_get(f, err);
+		bool pooled;
+		int fd = conn_get(f, &pooled, err);
 		rc = fd < 0 ? fd
 			    : forge_proto_call(fd, op, cid, json_incref(args), timeout_ms, rep, err);
+		if (rc == -EPIPE && pooled) {
+			/* forged closed this idle connection (it restarted): the request
+			 * was never delivered, so a fresh connection is safe for any op. */
+			close(fd);
+			fd = forge_proto_connect(f->cfg.paths, err);
+			rc = fd < 0 ? fd
+				    : forge_proto_call(fd, op, cid, json_incref(args), timeout_ms,
+						       rep, err);
+		}
 		if (rc == 0) {
 			breaker_record(f, rep->ok || rep->code != FORGE_E_UNAVAILABLE);
 			conn_put(f, fd);

@@ -156,6 +156,24 @@ static const char *route_label(const char *url)
 	return "unmatched";
 }
 
+/* Generated correlation ids: "api-<random per run>-<counter>", unique without a
+ * syscall per request (an id names a request in the logs; it is no secret). */
+static char cid_run[17];
+static atomic_ullong cid_counter;
+static pthread_once_t cid_once = PTHREAD_ONCE_INIT;
+
+static void cid_init(void)
+{
+	forge_random_hex(cid_run, 16);
+}
+
+static void next_cid(char *out, size_t outsz)
+{
+	pthread_once(&cid_once, cid_init);
+	snprintf(out, outsz, "api-%s-%llx", cid_run,
+		 (unsigned long long)atomic_fetch_add(&cid_counter, 1));
+}
+
 static struct conn_req *conn_req_new(struct MHD_Connection *conn, const char *url,
 				     const char *method)
 {
@@ -170,8 +188,7 @@ static struct conn_req *conn_req_new(struct MHD_Connection *conn, const char *ur
 	if (n && n <= FORGE_PROTO_CID_MAX && strspn(rid, CID_CHARS) == n) {
 		memcpy(cr->cid, rid, n + 1);
 	} else {
-		memcpy(cr->cid, "api-", 4);
-		forge_random_hex(cr->cid + 4, 20);
+		next_cid(cr->cid, sizeof(cr->cid));
 	}
 	snprintf(cr->method, sizeof(cr->method), "%s", method);
 	cr->route = route_label(url);

@@ -227,6 +227,17 @@ void api_metrics_forged(struct api_metrics *m, const char *op, const char *resul
 char *api_metrics_render(struct api_metrics *m, const json_t *live_by_track,
 			 enum api_breaker_state breaker);
 
+/* --------------------------------------------------------------- status cache (cache.c) */
+
+struct api_cache;
+int api_cache_new(int ttl_ms, struct api_cache **out); /* ttl_ms 0: always a miss */
+void api_cache_free(struct api_cache *c);
+/* A new reference to the view of scenario id cached for tenant, or NULL. */
+json_t *api_cache_get(struct api_cache *c, const char *id, const char *tenant, int64_t now_ms);
+void api_cache_put(struct api_cache *c, const char *id, const char *tenant, json_t *view,
+		   int64_t now_ms);
+void api_cache_drop(struct api_cache *c, const char *id);
+
 /* --------------------------------------------------------------- templates (templates.c) */
 
 struct api_templates;
@@ -242,6 +253,7 @@ struct api_ctx {
 	struct api_ratelimit *rl;
 	struct api_metrics *metrics;
 	struct api_templates *templates;
+	struct api_cache *cache;
 	const struct forge_policy *policy; /* NULL: not loaded (spawn and exec refused) */
 	char policy_error[FORGE_ERR_MSG_MAX]; /* why not */
 	atomic_int spawns_in_flight;

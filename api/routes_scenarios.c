@@ -506,12 +506,19 @@ static json_t *scenario_get(struct api_ctx *ctx, struct api_request *req,
 int api_h_get(struct api_ctx *ctx, struct api_request *req, const struct api_identity *id,
 	      struct api_response *resp)
 {
-	json_t *v = scenario_get(ctx, req, id, resp);
+	int64_t now_ms = api_monotonic_ms();
+	json_t *v;
 
-	if (!v)
+	if (!scenario_param(req, resp))
 		return 0;
-	if (state_is_final(json_string_value(json_object_get(v, "state"))))
-		mark_ended(ctx, id, req->param);
+	v = api_cache_get(ctx->cache, req->param, id->tenant, now_ms);
+	if (!v) {
+		if (!(v = scenario_get(ctx, req, id, resp)))
+			return 0;
+		if (state_is_final(json_string_value(json_object_get(v, "state"))))
+			mark_ended(ctx, id, req->param);
+		api_cache_put(ctx->cache, req->param, id->tenant, v, now_ms);
+	}
 	resp->status = 200;
 	resp->body = v;
 	return 0;
@@ -528,6 +535,7 @@ static int scenario_end(struct api_ctx *ctx, struct api_request *req,
 		return 0;
 	rc = api_call(ctx, req, op, scenario_args(req, id), ctx->cfg->forged_slow_timeout_ms,
 		      false, &rep);
+	api_cache_drop(ctx->cache, req->param);
 	if (rc || !rep.ok) {
 		api_fail_forged(resp, req, rc, &rep);
 	} else {

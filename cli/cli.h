@@ -24,6 +24,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv);
 int cmd_spawn(const struct cli_globals *g, int argc, char **argv);
 int cmd_ps(const struct cli_globals *g, int argc, char **argv);
 int cmd_inspect(const struct cli_globals *g, int argc, char **argv);
+int cmd_watch(const struct cli_globals *g, int argc, char **argv);
 int cmd_exec(const struct cli_globals *g, int argc, char **argv);
 int cmd_logs(const struct cli_globals *g, int argc, char **argv);
 int cmd_destroy(const struct cli_globals *g, int argc, char **argv);

@@ -424,3 +424,69 @@ int cmd_inspect(const struct cli_globals *g, int argc, char **argv)
 	json_decref(res);
 	return 0;
 }
+
+/* Prints forged's lifecycle events as JSON lines until interrupted, or after
+ * --count N events (scripts and tests). */
+int cmd_watch(const struct cli_globals *g, int argc, char **argv)
+{
+	static const char usage[] = "watch [--count N]";
+	static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	struct forge_paths paths;
+	struct forge_err err = {0};
+	struct forge_proto_reply rep;
+	long count = -1;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		char *end;
+		if (c == 'n') {
+			count = strtol(optarg, &end, 10);
+			if (*end || count < 1)
+				return cli_fail(EXIT_USAGE, "watch", "--count: a positive number");
+		} else if (c == 'h') {
+			printf("usage: forgectl %s\n", usage);
+			return 0;
+		} else {
+			return cli_fail(EXIT_USAGE, "watch", "usage: forgectl %s", usage);
+		}
+	}
+	if (optind != argc)
+		return cli_fail(EXIT_USAGE, "watch", "usage: forgectl %s", usage);
+	if (forge_paths_init(&paths, g->root, g->prefix, &err) < 0)
+		return cli_fail(EXIT_USAGE, "watch", "%s", err.msg);
+	int fd = forge_proto_connect(&paths, &err);
+	if (fd < 0)
+		return cli_fail(EXIT_SETUP, "watch", "%s", err.msg);
+	if (forge_proto_call(fd, "watch", NULL, NULL, CALL_TIMEOUT_MS, &rep, &err) < 0 || !rep.ok) {
+		close(fd);
+		forge_proto_reply_clear(&rep);
+		return cli_fail(EXIT_SETUP, "watch", "%s", err.msg[0] ? err.msg : "refused");
+	}
+	forge_proto_reply_clear(&rep);
+	char *buf = malloc(FORGE_PROTO_MAX + 1);
+	int rc = buf ? 0 : cli_fail(EXIT_SETUP, "watch", "out of memory");
+	while (rc == 0 && count != 0) {
+		ssize_t n = forge_proto_recv(fd, buf, -1, &err);
+		if (n < 0) {
+			rc = cli_fail(EXIT_SETUP, "watch", "%s", err.msg);
+			break;
+		}
+		if (forge_proto_parse_reply(buf, (size_t)n, &rep, &err) < 0 || !rep.event) {
+			forge_proto_reply_clear(&rep);
+			continue;
+		}
+		char *line = json_dumps(rep.event, JSON_COMPACT | JSON_SORT_KEYS);
+		if (line)
+			printf("%s\n", line);
+		fflush(stdout);
+		free(line);
+		forge_proto_reply_clear(&rep);
+		if (count > 0)
+			count--;
+	}
+	free(buf);
+	close(fd);
+	return rc;
+}

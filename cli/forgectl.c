@@ -17,6 +17,7 @@ static const char usage_text[] =
     "  spawn      spawn a scenario from a template (prints its id)\n"
     "  ps         list scenarios\n"
     "  inspect    a scenario's isolation, read from the kernel (for auditors)\n"
+    "  watch      print lifecycle events as JSON lines\n"
     "  exec       run a command in a scenario's container\n"
     "  logs       print a container's output log\n"
     "  complete   end a scenario's work and score it (prints the results directory)\n"
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
 	    {"spawn", cmd_spawn},
 	    {"ps", cmd_ps},
 	    {"inspect", cmd_inspect},
+	    {"watch", cmd_watch},
 	    {"exec", cmd_exec},
 	    {"logs", cmd_logs},
 	    {"destroy", cmd_destroy},

@@ -126,6 +126,12 @@ int forge_read_knob(int dirfd, const char *path, char **out, size_t *len, size_t
  * O_WRONLY|O_CLOEXEC, one write. Error names the path. */
 int forge_write_knob(int dirfd, const char *path, const char *value, struct forge_err *err);
 
+/* ------------------------------------------------------------------ capabilities */
+
+/* "NET_RAW", "cap_net_raw", "CAP_NET_RAW" -> bit number (libcap's table);
+ * -EINVAL otherwise. Shared by the runtime, the CLI and the template checks. */
+int forge_cap_parse(const char *name, int *cap, struct forge_err *err);
+
 /* ------------------------------------------------------------------ YAML */
 
 /* One YAML document to JSON (JSON itself is YAML, so it is accepted too), with

@@ -167,7 +167,7 @@ static int layout_json(struct imp *im, const char *hex, const char *what, json_t
 {
 	char path[80];
 	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-	return img_json_blob(im->src, path, hex, what, out, NULL, NULL, err);
+	return img_json_blob(im->src, path, hex, what, out, err);
 }
 
 /* "name:tag" from an annotation or RepoTags entry, when it is one. */
@@ -281,13 +281,12 @@ static int read_oci(struct imp *im, struct forge_err *err)
 	size_t i;
 	int rc;
 
-	rc = img_json_blob(im->src, "oci-layout", NULL, "oci-layout", &layout, NULL, NULL, err);
+	rc = img_json_blob(im->src, "oci-layout", NULL, "oci-layout", &layout, err);
 	if (rc == 0 && strcmp(str_at(layout, "imageLayoutVersion") ?: "", "1.0.0") != 0)
 		rc = forge_err_set(err, -EINVAL, "%s: oci-layout: imageLayoutVersion is not 1.0.0",
 				   im->source);
 	if (rc < 0 ||
-	    (rc = img_json_blob(im->src, "index.json", NULL, "index.json", &index, NULL, NULL,
-				err)) < 0 ||
+	    (rc = img_json_blob(im->src, "index.json", NULL, "index.json", &index, err)) < 0 ||
 	    (rc = choose_manifest(im, index, 0, &m, err)) < 0)
 		goto out;
 	const char *mt = str_at(m, "mediaType");
@@ -355,7 +354,7 @@ static int read_docker(struct imp *im, struct forge_err *err)
 	size_t i, k, len;
 	int rc;
 
-	rc = forge_read_file(im->src, "manifest.json", &buf, &len, IMG_JSON_MAX, err);
+	rc = img_read_small(im->src, "manifest.json", &buf, &len, err);
 	if (rc < 0)
 		return rc;
 	list = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -396,8 +395,7 @@ static int read_docker(struct imp *im, struct forge_err *err)
 		goto out;
 	}
 	hex_in_path(cfg, hex);
-	rc = img_json_blob(im->src, cfg, hex[0] ? hex : NULL, "config", &im->config, NULL, NULL,
-			   err);
+	rc = img_json_blob(im->src, cfg, hex[0] ? hex : NULL, "config", &im->config, err);
 	if (rc < 0)
 		goto out;
 	layers = json_object_get(pick, "Layers");
@@ -508,7 +506,7 @@ static int stage_blob(struct imp *im, size_t i, char hex[65], struct forge_err *
 	struct stat st;
 	int fd, rc = 0;
 
-	fd = forge_open_beneath(im->src, in->src, O_RDONLY | O_NOCTTY, 0, err);
+	fd = forge_open_beneath(im->src, in->src, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, err);
 	if (fd < 0) {
 		forge_err_prefix(err, "%s: layer", im->source);
 		return fd;
@@ -749,7 +747,7 @@ int forge_image_import_limits(const struct forge_paths *paths, const char *path,
 		return rc;
 	if ((rc = stage_create(&im, err)) < 0)
 		goto out;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		rc = forge_err_errno(err, errno, "import %s", path);
 		goto out;

@@ -33,11 +33,13 @@ void img_store_unlock(struct img_store *s);
 int img_index_load(struct img_store *s, json_t **out, struct forge_err *err);
 int img_index_save(struct img_store *s, const json_t *images, struct forge_err *err);
 
-/* Reads a JSON blob of at most IMG_JSON_MAX bytes from dirfd/path, checks
- * that its sha256 is want_hex (when not NULL) and parses it into an object.
- * what names it in errors. The raw bytes go to *raw and *raw_len when raw. */
+/* Reads a regular file of at most IMG_JSON_MAX bytes beneath dirfd (NUL-terminated). */
+int img_read_small(int dirfd, const char *path, char **buf, size_t *len, struct forge_err *err);
+/* Reads a JSON blob (img_read_small) from dirfd/path, checks that its sha256
+ * is want_hex (when not NULL) and parses it into an object. what names it in
+ * errors. */
 int img_json_blob(int dirfd, const char *path, const char *want_hex, const char *what, json_t **out,
-		  char **raw, size_t *raw_len, struct forge_err *err);
+		  struct forge_err *err);
 
 /* ------------------------------------------------------------ unpack */
 

@@ -107,7 +107,7 @@ int img_index_load(struct img_store *s, json_t **out, struct forge_err *err)
 	int rc;
 
 	*out = NULL;
-	rc = forge_read_file(s->dir, INDEX_FILE, &buf, &len, IMG_JSON_MAX, err);
+	rc = img_read_small(s->dir, INDEX_FILE, &buf, &len, err);
 	if (rc == -ENOENT) {
 		forge_err_clear(err);
 		*out = json_object();
@@ -157,8 +157,25 @@ int img_index_save(struct img_store *s, const json_t *images, struct forge_err *
 
 /* ------------------------------------------------------------ blobs */
 
+int img_read_small(int dirfd, const char *path, char **buf, size_t *len, struct forge_err *err)
+{
+	struct stat st;
+	int fd, rc;
+
+	/* O_NONBLOCK: a FIFO planted in a layout must not hang the import. */
+	fd = forge_open_beneath(dirfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, err);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		rc = forge_err_set(err, -EINVAL, "%s: not a regular file", path);
+	else
+		rc = forge_read_fd(fd, path, buf, len, IMG_JSON_MAX, err);
+	close(fd);
+	return rc;
+}
+
 int img_json_blob(int dirfd, const char *path, const char *want_hex, const char *what, json_t **out,
-		  char **raw, size_t *raw_len, struct forge_err *err)
+		  struct forge_err *err)
 {
 	char *buf = NULL, hex[65];
 	json_error_t jerr;
@@ -166,7 +183,7 @@ int img_json_blob(int dirfd, const char *path, const char *want_hex, const char 
 	int rc;
 
 	*out = NULL;
-	rc = forge_read_file(dirfd, path, &buf, &len, IMG_JSON_MAX, err);
+	rc = img_read_small(dirfd, path, &buf, &len, err);
 	if (rc < 0) {
 		forge_err_prefix(err, "%s", what);
 		return rc;
@@ -187,12 +204,6 @@ int img_json_blob(int dirfd, const char *path, const char *want_hex, const char 
 				   *out ? "not an object" : jerr.text, jerr.line);
 		json_decref(*out);
 		*out = NULL;
-		goto out;
-	}
-	if (raw) {
-		*raw = buf;
-		*raw_len = len;
-		buf = NULL;
 	}
 out:
 	free(buf);
@@ -209,7 +220,7 @@ static int load_manifest(struct img_store *s, const char *digest, json_t **out,
 	int rc;
 
 	snprintf(what, sizeof(what), "manifest %s", digest);
-	rc = img_json_blob(s->blobs, digest + 7, digest + 7, what, &m, NULL, NULL, err);
+	rc = img_json_blob(s->blobs, digest + 7, digest + 7, what, &m, err);
 	if (rc == -ENOENT)
 		return forge_err_set(err, rc, "image %s is not in the store", digest);
 	if (rc < 0)
@@ -531,7 +542,7 @@ int forge_image_resolve(const struct forge_paths *paths, const char *ref, struct
 	snprintf(img->config_digest, sizeof(img->config_digest), "%s", config_digest(m));
 	snprintf(what, sizeof(what), "config %s", img->config_digest);
 	rc = img_json_blob(s.blobs, img->config_digest + 7, img->config_digest + 7, what, &config,
-			   NULL, NULL, err);
+			   err);
 	if (rc < 0 || (rc = parse_run_config(config, &img->config, err)) < 0)
 		goto out;
 	size_t n = json_array_size(json_object_get(m, "layers"));
@@ -664,8 +675,7 @@ int forge_image_inspect(const struct forge_paths *paths, const char *ref, json_t
 	    (rc = pins_of(&s, digest, &pins, err)) < 0)
 		goto out;
 	snprintf(what, sizeof(what), "config %s", config_digest(m));
-	rc = img_json_blob(s.blobs, config_digest(m) + 7, config_digest(m) + 7, what, &config, NULL,
-			   NULL, err);
+	rc = img_json_blob(s.blobs, config_digest(m) + 7, config_digest(m) + 7, what, &config, err);
 	if (rc < 0)
 		goto out;
 	tags = json_array();

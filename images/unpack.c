@@ -11,7 +11,8 @@
  *    root, where they are resolved), but a relative target that climbs above
  *    the layer's root is refused; hardlinks must name a regular file of the
  *    same layer, reached without a symlink;
- *  - character and block devices and sockets are refused; FIFOs are kept;
+ *  - character and block devices and sockets are refused; FIFOs are kept in
+ *    layers (refused in an archive being imported);
  *  - file modes are kept except setuid and setgid, stripped from everything
  *    but directories: containers mount their rootfs nosuid anyway, and a
  *    setuid-root file must not sit in the host's store. Owners are kept as
@@ -653,7 +654,9 @@ static int put_entry(struct ux *x, struct archive_entry *e)
 			    type == AE_IFCHR ? "character" : "block",
 			    (unsigned)archive_entry_rdevmajor(e),
 			    (unsigned)archive_entry_rdevminor(e));
-	if (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFIFO)
+	/* A FIFO in an archive being imported would only block whoever opens it. */
+	if (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK &&
+	    !(type == AE_IFIFO && x->u->layer))
 		return fail(x, -EPERM, "file type 0%o refused", (unsigned)type);
 	pfd = open_parent(x, rel, O_PATH, &base);
 	if (pfd < 0)

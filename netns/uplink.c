@@ -330,7 +330,7 @@ static int hub_forwarding(struct forge_net *n, bool on, struct forge_err *err)
 			rc = hub_no_redirects(HUB_UPLINK, err);
 		for (size_t s = 0; rc == 0 && s < n->t->n_subnets; s++) {
 			char bridge[IFNAMSIZ];
-			snprintf(bridge, sizeof(bridge), "br%zu", s);
+			snprintf(bridge, sizeof(bridge), "br%u", (unsigned char)s);
 			rc = hub_no_redirects(bridge, err);
 		}
 	}

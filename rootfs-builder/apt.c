@@ -609,6 +609,27 @@ static int parse_uris(const char *text, const json_t *names, struct bld_deb **ou
 	return 0;
 }
 
+/* The cache directory, made (mode 0755, parents too) when missing. */
+static int open_cache(const char *cache, struct forge_err *err)
+{
+	int fd = open(cache, O_RDONLY | O_DIRECTORY | O_CLOEXEC), base, rc;
+
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : forge_err_errno(err, errno, "cache %s", cache);
+	base = cache[0] == '/' ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : AT_FDCWD;
+	if (base == -1)
+		return forge_err_errno(err, errno, "open /");
+	rc = forge_mkdir_beneath(base, cache[0] == '/' ? cache + 1 : cache, 0755, err);
+	if (base >= 0)
+		close(base);
+	if (rc < 0) {
+		forge_err_prefix(err, "cache");
+		return rc;
+	}
+	fd = open(cache, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd >= 0 ? fd : forge_err_errno(err, errno, "cache %s", cache);
+}
+
 int bld_apt_fetch(struct bld_apt *apt, const char *cache, const char *cwd, const json_t *names,
 		  struct bld_deb **out, size_t *n_out, struct forge_err *err)
 {
@@ -616,26 +637,13 @@ int bld_apt_fetch(struct bld_apt *apt, const char *cache, const char *cwd, const
 	char **argv = NULL, *text = NULL;
 	struct bld_deb *d = NULL;
 	size_t n = 0, missing = 0;
-	int cache_fd = -1, rootfd = -1, rc;
+	int cache_fd, rc;
 
 	*out = NULL;
 	*n_out = 0;
-	if (cache[0] == '/') {
-		rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (rootfd < 0)
-			return forge_err_errno(err, errno, "open /");
-	}
-	rc = forge_mkdir_beneath(rootfd >= 0 ? rootfd : AT_FDCWD,
-				 cache[0] == '/' ? cache + 1 : cache, 0755, err);
-	if (rootfd >= 0)
-		close(rootfd);
-	if (rc < 0) {
-		forge_err_prefix(err, "cache");
-		return rc;
-	}
-	cache_fd = open(cache, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cache_fd = open_cache(cache, err);
 	if (cache_fd < 0)
-		return forge_err_errno(err, errno, "cache %s", cache);
+		return cache_fd;
 	argv = make_argv(prefix, sizeof(prefix) / sizeof(prefix[0]), names, err);
 	rc = argv ? run_apt(apt, argv, cwd, &text, err) : -ENOMEM;
 	if (rc == 0)

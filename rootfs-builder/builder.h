@@ -39,8 +39,14 @@
  *     labels: {org.example.role: web}
  *
  * Modes are octal strings ("0644": a plain 0644 would be the decimal integer
- * 644 in YAML). Paths are absolute and normalised (no "//", ".", ".." or
- * trailing "/").
+ * 644 in YAML); directories default to 0755, files to 0644. Paths are
+ * absolute and normalised (no "//", ".", ".." or trailing "/"). users and
+ * groups write /etc/passwd and /etc/group: the lines a package or the base
+ * image has are kept, the spec's added (or replacing those of the same name).
+ * With a base image, its config is the starting point: env entries replace
+ * those of the same name, labels are merged, an entrypoint drops the base's
+ * cmd. Busybox's own sh prefers its applets to PATH (Debian builds it so):
+ * an image whose shell must run a package's `nc` uses another /bin/sh.
  */
 #ifndef FORGE_ROOTFS_BUILDER_H
 #define FORGE_ROOTFS_BUILDER_H
@@ -187,9 +193,12 @@ struct forge_deb_filter {
 
 /* Adds the data.tar.{xz,zst,gz} of the .deb open at fd (name is for
  * messages). Refused, naming the entry: absolute or ".." names, hard links
- * outside the package's own files, device nodes, fifos and sockets. Modes are
- * normalised (directories 0755, files 0755 when executable else 0644:
- * setuid/setgid bits are dropped). */
+ * outside the package's own files, device nodes, fifos and sockets, and what
+ * the tree's rules refuse (a path through a symlink, ".wh." names, relative
+ * symlinks climbing above the root). Modes are normalised (directories 0755,
+ * files 0755 when executable else 0644: setuid/setgid bits are dropped);
+ * owners and times are not kept. A refused package may have added some of its
+ * entries already: the build that called this discards the layer. */
 int forge_layer_add_deb(struct forge_layer *l, int fd, const char *name,
 			const struct forge_deb_filter *filter, struct forge_err *err);
 

@@ -14,7 +14,7 @@ set -euo pipefail
 
 die() { echo "make-images: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] && [ -n "$1" ] || die "usage: $0 ROOT"
+{ [ $# -eq 1 ] && [ -n "$1" ]; } || die "usage: $0 ROOT"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 FORGECTL=${FORGECTL:-$repo/build/forgectl}

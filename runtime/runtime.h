@@ -214,8 +214,6 @@ void forge_exec_result_free(struct forge_exec_result *res);
 
 /* ------------------------------------------------------------- helpers */
 
-/* "NET_RAW", "cap_net_raw", "CAP_NET_RAW" -> bit number; -EINVAL otherwise. */
-int forge_cap_parse(const char *name, int *cap, struct forge_err *err);
 /* Parses "512M", "1G", "1048576" (bytes); rejects 0 and garbage. */
 int forge_parse_bytes(const char *s, uint64_t *out, struct forge_err *err);
 

@@ -537,6 +537,7 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 	s->hub_made = true;
 	if ((rc = journal_write(&d->paths, s, err)))
 		goto fail;
+	forged_event(d, s, scenario_state_name(SC_PENDING));
 	forged_crash_point("journal");
 	for (size_t i = 0; i < s->n_ctr; i++)
 		if ((rc = forge_image_pin(&d->paths, s->ctr[i].image_digest, s->id, err)))

@@ -778,6 +778,7 @@ static void test_auth_matrix(void **state)
 		int status;
 		const char *why;
 	} cases[] = {
+	    {"HS256", good, 200, NULL}, /* first: the view is cached when the others ask */
 	    {"no token", NULL, 401, "bearer token is required"},
 	    {"malformed", "not-a-jwt", 401, "malformed"},
 	    {"bad signature", badsig, 401, "bad signature"},
@@ -789,7 +790,6 @@ static void test_auth_matrix(void **state)
 	    {"missing role", no_role, 403, "roles"},
 	    {"other tenant", other, 403, "not your"},
 	    {"EdDSA", ed_ok, 200, NULL},
-	    {"HS256", good, 200, NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		http("GET", path, cases[i].tok, NULL, NULL, &r);
@@ -1178,9 +1178,10 @@ static void test_forged_down_and_back(void **state)
 	assert_string_equal(jstr(&r, "error.code"), "unavailable");
 	http_clear(&r);
 	assert_int_equal(atomic_load(&fake.seen_spawn) - spawns, 1);
-	/* forged killed: 503 with a clear error, then the circuit opens (fail fast). */
+	/* forged killed: 503 with a clear error, then the circuit opens (fail fast).
+	 * The list is never cached, so it shows it at once. */
 	fake_stop();
-	assert_int_equal(http("GET", path, tok, NULL, NULL, &r), 503);
+	assert_int_equal(http("GET", "/v1/scenarios", tok, NULL, NULL, &r), 503);
 	assert_non_null(strstr(jstr(&r, "error.message"), "forged"));
 	http_clear(&r);
 	assert_int_equal(http("GET", "/readyz", NULL, NULL, NULL, &r), 503);
@@ -1190,18 +1191,52 @@ static void test_forged_down_and_back(void **state)
 	assert_int_equal(http("GET", "/metrics", NULL, NULL, NULL, &r), 200);
 	assert_non_null(strstr(r.body, "forge_api_forged_circuit_state 1"));
 	http_clear(&r);
-	assert_int_equal(http("GET", path, tok, NULL, NULL, &r), 503);
+	assert_int_equal(http("GET", "/v1/scenarios", tok, NULL, NULL, &r), 503);
 	assert_non_null(strstr(jstr(&r, "error.message"), "failing fast"));
 	http_clear(&r);
 	/* forged back: the api recovers by itself once the cooldown is over. */
 	fake_start();
 	assert_int_equal(poll_status("/readyz", NULL, 200), 200);
-	assert_int_equal(http("GET", path, tok, NULL, NULL, &r), 200);
+	assert_int_equal(http("GET", "/v1/scenarios", tok, NULL, NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "scenarios")), 1);
 	http_clear(&r);
 	/* The released reservation: the same request id spawns now. */
 	snprintf(rid, sizeof(rid), "down-2");
 	char id2[13];
 	free(spawn_ok(tok, "netplus", rid, id2));
+	free(tok);
+}
+
+static void test_status_cache(void **state)
+{
+	struct http r;
+	char id[13], path[64];
+	char *tok = token("t-cache", "alice", ALL_ROLES, "pro");
+	char *other = token("t-cache-2", "mallory", ALL_ROLES, "pro");
+	int gets;
+
+	(void)state;
+	free(spawn_ok(tok, "netplus", "cache-1", id));
+	snprintf(path, sizeof(path), "/v1/scenarios/%s", id);
+	gets = atomic_load(&fake.seen_get);
+	assert_int_equal(http("GET", path, tok, NULL, NULL, &r), 200);
+	http_clear(&r);
+	assert_int_equal(http("GET", path, tok, NULL, NULL, &r), 200);
+	http_clear(&r);
+	assert_int_equal(atomic_load(&fake.seen_get) - gets, 1); /* polls absorbed */
+	/* Cached for its tenant only: another one still asks forged, and is refused. */
+	assert_int_equal(http("GET", path, other, NULL, NULL, &r), 403);
+	http_clear(&r);
+	assert_int_equal(atomic_load(&fake.seen_get) - gets, 2);
+	/* What the api changes itself is seen at once. */
+	snprintf(path, sizeof(path), "/v1/scenarios/%s/complete", id);
+	assert_int_equal(http("POST", path, tok, NULL, NULL, &r), 200);
+	http_clear(&r);
+	snprintf(path, sizeof(path), "/v1/scenarios/%s", id);
+	assert_int_equal(http("GET", path, tok, NULL, NULL, &r), 200);
+	assert_string_equal(jstr(&r, "state"), "completed");
+	http_clear(&r);
+	free(other);
 	free(tok);
 }
 
@@ -1243,7 +1278,7 @@ static void test_metrics_billing_logs(void **state)
 	    "forge_api_http_request_duration_seconds_count{route=\"/v1/spawn\"}",
 	    "forge_api_active_scenarios{track=\"netplus\"}",
 	    "forge_api_forged_circuit_state 0",
-	    "forge_api_forged_calls_total{op=\"get\",result=\"circuit_open\"}",
+	    "forge_api_forged_calls_total{op=\"list\",result=\"circuit_open\"}",
 	    "forge_api_forged_calls_total{op=\"spawn\",result=\"unreachable\"}",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -1304,7 +1339,8 @@ int main(void)
 	    cmocka_unit_test(test_plans),	     cmocka_unit_test(test_quota_race),
 	    cmocka_unit_test(test_idempotency),	     cmocka_unit_test(test_rate_limit),
 	    cmocka_unit_test(test_limits),	     cmocka_unit_test(test_forged_down_and_back),
-	    cmocka_unit_test(test_leak_defense),     cmocka_unit_test(test_metrics_billing_logs),
+	    cmocka_unit_test(test_status_cache),     cmocka_unit_test(test_leak_defense),
+	    cmocka_unit_test(test_metrics_billing_logs),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -127,6 +127,42 @@ test_fake_ip_does_not_fool_scoring() {
 	fd_stop
 }
 
+# watch streams the lifecycle; logs shows what a container printed; inspect
+# reports the isolation read from the kernel.
+test_watch_logs_inspect() {
+	local id out
+	fd_start || return
+	fctl watch --count 2 >"$T_TMP/watch.out" &
+	local wpid=$!
+	T_BG_PIDS+=("$wpid")
+	sleep 0.2
+	id=$(fctl spawn netplus) || { fail "spawn"; fd_stop; return; }
+	wait "$wpid"
+	assert_contains "$(cat "$T_TMP/watch.out")" "\"to\":\"creating\"" "watch saw creating"
+	assert_contains "$(cat "$T_TMP/watch.out")" "\"to\":\"running\"" "watch saw running"
+	out=$(fctl inspect "$id")
+	assert_contains "$out" "policy drop" "inspect shows the nftables chains"
+	assert_contains "$out" "seccomp: enforce" "inspect shows seccomp"
+	assert_contains "$out" "uid map: 0" "inspect shows the uid map"
+	fctl destroy "$id" >/dev/null
+	fd_stop
+	# a template whose containers print on start
+	mkdir -p "$T_TMP/tpl"
+	cp "$T_REPO/templates/"*.yaml "$T_REPO/templates/schema.json" "$T_TMP/tpl/"
+	sed -e 's/^  name: netplus/  name: logdemo/' \
+		-e 's/"exec sleep 2147483647"/"echo to-the-log; exec sleep 2147483647"/' \
+		"$T_REPO/templates/netplus.yaml" >"$T_TMP/tpl/logdemo.yaml"
+	fd_start "$FORGED" FORGE_TEMPLATES_DIR="$T_TMP/tpl" || return
+	id=$(fctl spawn logdemo) || { fail "spawn logdemo"; fd_stop; return; }
+	sleep 0.3
+	out=$(fctl logs "$id" learner_vm)
+	assert_contains "$out" "to-the-log" "logs shows what the container printed"
+	out=$(fctl logs "$id" nosuch 2>&1)
+	assert_contains "$out" "no log for nosuch" "logs of an unknown container"
+	fctl destroy "$id" >/dev/null
+	fd_stop
+}
+
 # A template changed under an admitted name and version is refused.
 test_template_immutable() {
 	local out
@@ -193,6 +229,7 @@ t_case "ccna: 0 fresh, 1 after its solution, verified, nothing left" test_ccna
 t_case "cissp: 0 fresh, 1 after its solution, verified, nothing left" test_cissp
 t_case "a fake ip in the learner's PATH does not fool scoring" test_fake_ip_does_not_fool_scoring
 t_case "a template changed under its admitted version is refused" test_template_immutable
+t_case "watch, logs and inspect" test_watch_logs_inspect
 t_case "crash at every spawn step: consistent or nothing left" test_crash_spawn
 t_case "crash at every teardown step: consistent or nothing left" test_crash_teardown
 t_done

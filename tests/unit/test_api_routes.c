@@ -59,7 +59,8 @@ static int setup(void **state)
 	f->ctx.cfg = &f->cfg;
 	if (mkdir(dbdir, 0700) || api_db_open(f->cfg.db_path, &f->ctx.db, &err) ||
 	    api_forged_new(&fc, &f->ctx.forged) || api_ratelimit_new(f->cfg.rl, &f->ctx.rl) ||
-	    api_metrics_new(&f->ctx.metrics) || api_templates_new(0, &f->ctx.templates))
+	    api_metrics_new(&f->ctx.metrics) || api_templates_new(0, &f->ctx.templates) ||
+	    api_cache_new(0, &f->ctx.cache))
 		return -1;
 	*state = f;
 	return 0;
@@ -70,6 +71,7 @@ static int teardown(void **state)
 	struct fix *f = *state;
 	char cmd[128];
 
+	api_cache_free(f->ctx.cache);
 	api_templates_free(f->ctx.templates);
 	api_metrics_free(f->ctx.metrics);
 	api_ratelimit_free(f->ctx.rl);

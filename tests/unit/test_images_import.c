@@ -851,6 +851,23 @@ static void test_hostile_outer_archive(void **state)
 	assert_int_equal(import(t, tarpath, "unit/o:1", d, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "entry blobs: symlink target \"/etc\" leads outside"));
 	assert_int_equal(count_in(t, "tmp"), 0);
+
+	/* A FIFO where index.json should be would hang whoever reads it. */
+	static const struct entry fifo[] = {{P, "index.json", NULL, 0644, 0}};
+	tar = tar_of(fifo, N(fifo));
+	write_file(t->dir, "outer.tar", tar.p, tar.len);
+	free(tar.p);
+	assert_int_equal(import(t, tarpath, "unit/o:1", d, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "entry index.json: file type"));
+	/* Nor does one in a layout directory. */
+	layout_of(t, good, N(good), "x", OK);
+	char p[FORGE_PATH_MAX];
+	snprintf(p, sizeof(p), "%s/index.json", t->layout);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkfifo(p, 0644), 0);
+	assert_int_equal(import(t, t->layout, "unit/o:1", d, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "index.json: not a regular file"));
+	assert_int_equal(count_in(t, "tmp"), 0);
 	assert_sentinel_intact(t);
 }
 

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench/spawn — spawn-to-running and destroy of a template through forged's
+ * socket, timed by a client that speaks the wire protocol directly
+ * (common/proto.h), interleaved with a peer script building the same lab
+ * (bench/peers/lab.sh: ip, nft and runc); then density: many scenarios alive
+ * at once. Run by bench/spawn.sh, which starts forged and parses the lines
+ * this prints; see bench/README.md.
+ *
+ *   spawn --root DIR --prefix P [--template NAME] [--runs N] [--warmup N]
+ *         [--peer SCRIPT] [--peer-prefix NAME] [--peer-log FILE]
+ *         [--density N] [--pid FORGED_PID]
+ *   spawn --fsync-probe DIR [--runs N]
+ *
+ * One forge round: op "spawn" {"template": NAME}, timed from just before the
+ * request is sent to the reply (forged replies once every container runs),
+ * then op "destroy" {"scenario_id"} timed the same way, on one connection
+ * kept for the whole run, as forge-api keeps one. forged's own time inside
+ * scenario_spawn comes from its metrics (forged_spawn_seconds_sum), read
+ * around each spawn outside the timed window. One peer round: SCRIPT prepare
+ * NAME (not timed), SCRIPT up NAME and SCRIPT down NAME (each timed from
+ * posix_spawn to reap), SCRIPT clean NAME (not timed); NAME is P-<round>
+ * (P defaults to fbench-<pid>). Rounds alternate which of forge and the peer
+ * goes first, so neither always inherits the other's kernel clean-up.
+ *
+ * Output, one fact per line:
+ *   sample forge_spawn <ns>         a measured spawn (request to reply)
+ *   sample forge_destroy <ns>       a measured destroy
+ *   sample forge_internal <ns>      forged's own time in scenario_spawn for that spawn
+ *   sample peer_up <ns>             a measured `SCRIPT up`
+ *   sample peer_down <ns>           a measured `SCRIPT down`
+ *   rss <live> <VmRSS kB> <VmHWM kB>   forged's memory with <live> scenarios (--pid)
+ *   density spawn <live> <ns>       the spawn that made <live> scenarios alive
+ *   density running <n>             scenarios "list" reports running at the peak
+ *   density destroy <live> <ns>     a destroy, <live> alive before it
+ *   density destroy_all <ns>        all of them, one after the other
+ *   fsync file|dir|append <ns>      --fsync-probe: fsync of a small new file, of its
+ *                                   directory after the rename, fdatasync of an append
+ *   error <text>                    and exit status 1
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "common/proto.h"
+
+#define CALL_TIMEOUT_MS 120000
+#define MAX_DENSITY	1000
+#define ID_MAX		64 /* a scenario id (forged makes 12 hex digits) */
+
+extern char **environ;
+
+struct bench {
+	int fd; /* connection to forged */
+	const char *tpl;
+	pid_t forged;
+	unsigned long serial; /* correlation ids: fbench-spawn-<n> */
+};
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One round trip; on an error reply prints it and returns -1. rep is
+ * filled on success and must be cleared by the caller. */
+static int call(struct bench *b, const char *op, json_t *args, struct forge_proto_reply *rep,
+		long long *elapsed)
+{
+	struct forge_err err = {0};
+	char cid[48];
+
+	snprintf(cid, sizeof(cid), "fbench-spawn-%lu", b->serial++);
+	long long t0 = now_ns();
+	int rc = forge_proto_call(b->fd, op, cid, args, CALL_TIMEOUT_MS, rep, &err);
+	long long t1 = now_ns();
+	if (elapsed)
+		*elapsed = t1 - t0;
+	if (rc < 0) {
+		printf("error %s: %s\n", op, err.msg);
+		return -1;
+	}
+	if (!rep->ok) {
+		printf("error %s: %s: %s\n", op, forge_proto_code_name(rep->code), rep->message);
+		forge_proto_reply_clear(rep);
+		return -1;
+	}
+	return 0;
+}
+
+/* Spawns one scenario; its id in id[], the elapsed ns in *ns. */
+static int spawn_one(struct bench *b, char id[ID_MAX + 1], long long *ns)
+{
+	struct forge_proto_reply rep;
+
+	if (call(b, "spawn", json_pack("{s:s}", "template", b->tpl), &rep, ns) < 0)
+		return -1;
+	const char *sid = json_string_value(json_object_get(rep.result, "scenario_id"));
+	const char *state = json_string_value(json_object_get(rep.result, "state"));
+	int rc = 0;
+	if (!sid || strlen(sid) > ID_MAX || !state || strcmp(state, "running") != 0) {
+		printf("error spawn: reply without a running scenario\n");
+		rc = -1;
+	} else {
+		snprintf(id, ID_MAX + 1, "%s", sid);
+	}
+	forge_proto_reply_clear(&rep);
+	return rc;
+}
+
+static int destroy_one(struct bench *b, const char *id, long long *ns)
+{
+	struct forge_proto_reply rep;
+
+	if (call(b, "destroy", json_pack("{s:s}", "scenario_id", id), &rep, ns) < 0)
+		return -1;
+	forge_proto_reply_clear(&rep);
+	return 0;
+}
+
+/* forged_spawn_seconds_sum from the metrics op, in ns; -1 on failure. */
+static long long spawn_seconds_sum(struct bench *b)
+{
+	struct forge_proto_reply rep;
+	long long ns = -1;
+
+	if (call(b, "metrics", NULL, &rep, NULL) < 0)
+		return -1;
+	const char *text = json_string_value(json_object_get(rep.result, "text"));
+	const char *p = text ? strstr(text, "\nforged_spawn_seconds_sum ") : NULL;
+	if (p)
+		ns = (long long)(strtod(p + strlen("\nforged_spawn_seconds_sum "), NULL) * 1e9);
+	else
+		printf("error metrics: no forged_spawn_seconds_sum\n");
+	forge_proto_reply_clear(&rep);
+	return ns;
+}
+
+/* Scenarios in state "running" according to the list op; -1 on failure. */
+static long running_count(struct bench *b)
+{
+	struct forge_proto_reply rep;
+	size_t i;
+	json_t *s;
+	long n = 0;
+
+	if (call(b, "list", NULL, &rep, NULL) < 0)
+		return -1;
+	json_array_foreach(json_object_get(rep.result, "scenarios"), i, s)
+	{
+		const char *st = json_string_value(json_object_get(s, "state"));
+		n += st && strcmp(st, "running") == 0;
+	}
+	forge_proto_reply_clear(&rep);
+	return n;
+}
+
+/* forged's VmRSS and VmHWM (kB) from /proc/<pid>/status. */
+static void print_rss(pid_t pid, long live)
+{
+	char path[64], line[256];
+	long rss = -1, hwm = -1;
+
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		printf("error %s: %s\n", path, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			rss = strtol(line + 6, NULL, 10);
+		else if (strncmp(line, "VmHWM:", 6) == 0)
+			hwm = strtol(line + 6, NULL, 10);
+	}
+	fclose(f);
+	printf("rss %ld %ld %ld\n", live, rss, hwm);
+}
+
+/* Runs SCRIPT STEP NAME with its output appended to log; the elapsed ns
+ * (posix_spawn to reap), or -1 when it could not run or did not exit 0. */
+static long long peer_step(const char *script, const char *step, const char *name,
+			   const char *log)
+{
+	posix_spawn_file_actions_t fa;
+	char *const argv[] = {(char *)script, (char *)step, (char *)name, NULL};
+	pid_t pid;
+	int status = 0, rc;
+
+	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (logfd < 0 || nullfd < 0) {
+		printf("error open %s: %s\n", log, strerror(errno));
+		if (logfd >= 0)
+			close(logfd);
+		if (nullfd >= 0)
+			close(nullfd);
+		return -1;
+	}
+	dprintf(logfd, "--- %s %s\n", step, name);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
+	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+	long long t0 = now_ns();
+	rc = posix_spawn(&pid, script, &fa, NULL, argv, environ);
+	while (rc == 0 && waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			rc = errno;
+			break;
+		}
+	long long t1 = now_ns();
+	posix_spawn_file_actions_destroy(&fa);
+	close(logfd);
+	close(nullfd);
+	if (rc != 0) {
+		printf("error peer %s: %s\n", script, strerror(rc));
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		printf("error peer %s %s %s failed (status 0x%x), log in %s\n", script, step, name,
+		       status, log);
+		return -1;
+	}
+	return t1 - t0;
+}
+
+/* One forge round: spawn, destroy; samples printed when measured. */
+static int forge_round(struct bench *b, bool measured)
+{
+	char id[ID_MAX + 1];
+	long long spawn_ns, destroy_ns;
+
+	long long before = spawn_seconds_sum(b);
+	if (before < 0 || spawn_one(b, id, &spawn_ns) < 0)
+		return -1;
+	long long after = spawn_seconds_sum(b);
+	if (destroy_one(b, id, &destroy_ns) < 0 || after < 0)
+		return -1;
+	if (measured) {
+		printf("sample forge_spawn %lld\n", spawn_ns);
+		printf("sample forge_destroy %lld\n", destroy_ns);
+		printf("sample forge_internal %lld\n", after - before);
+	}
+	return 0;
+}
+
+/* One peer round: prepare, up, down, clean; samples printed when measured. */
+static int peer_round(const char *script, const char *prefix, const char *log, int round,
+		      bool measured)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s-%d", prefix, round);
+	if (peer_step(script, "prepare", name, log) < 0)
+		return -1;
+	long long up = peer_step(script, "up", name, log);
+	long long down = up < 0 ? -1 : peer_step(script, "down", name, log);
+	if (up < 0 && peer_step(script, "down", name, log) < 0)
+		printf("error peer: lab %s may be left behind\n", name);
+	if (up < 0 || down < 0)
+		return -1;
+	if (peer_step(script, "clean", name, log) < 0)
+		return -1;
+	if (measured) {
+		printf("sample peer_up %lld\n", up);
+		printf("sample peer_down %lld\n", down);
+	}
+	return 0;
+}
+
+/* n scenarios alive at once: each spawn timed, forged's memory at 0, 1 and
+ * n alive, then every one destroyed (timed one by one and in total). */
+static int density(struct bench *b, int n)
+{
+	static char ids[MAX_DENSITY][ID_MAX + 1];
+	int up = 0, rc = 0;
+	long long ns;
+
+	print_rss(b->forged, 0);
+	for (; up < n; up++) {
+		if (spawn_one(b, ids[up], &ns) < 0) {
+			rc = -1;
+			break;
+		}
+		printf("density spawn %d %lld\n", up + 1, ns);
+		if (up == 0)
+			print_rss(b->forged, 1);
+		fflush(stdout);
+	}
+	if (rc == 0) {
+		print_rss(b->forged, up);
+		long running = running_count(b);
+		printf("density running %ld\n", running);
+		if (running != up) {
+			printf("error density: %d spawned, %ld running\n", up, running);
+			rc = -1;
+		}
+	}
+	long long t0 = now_ns();
+	for (int i = up - 1; i >= 0; i--) {
+		if (destroy_one(b, ids[i], &ns) < 0) {
+			rc = -1;
+			continue;
+		}
+		printf("density destroy %d %lld\n", i + 1, ns);
+	}
+	printf("density destroy_all %lld\n", now_ns() - t0);
+	print_rss(b->forged, 0);
+	return rc;
+}
+
+/* The writes forged's journal, pins and audit log make, timed on dir's
+ * file system: fsync of a small new file, fsync of the directory after
+ * renaming it into place (forge_atomic_write), fdatasync of an append. */
+static int fsync_probe(const char *dir, int runs)
+{
+	char buf[512];
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		printf("error open %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	memset(buf, 'x', sizeof(buf));
+	int afd = openat(dfd, "append.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int rc = afd < 0 ? -1 : 0;
+	for (int i = 0; rc == 0 && i < runs; i++) {
+		int fd = openat(dfd, "probe.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+			rc = -1;
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		long long t0 = now_ns();
+		rc = fsync(fd);
+		long long t1 = now_ns();
+		close(fd);
+		if (rc == 0)
+			rc = renameat(dfd, "probe.tmp", dfd, "probe");
+		long long t2 = now_ns();
+		if (rc == 0)
+			rc = fsync(dfd);
+		long long t3 = now_ns();
+		if (rc == 0 && write(afd, buf, 300) != 300)
+			rc = -1;
+		long long t4 = now_ns();
+		if (rc == 0)
+			rc = fdatasync(afd);
+		long long t5 = now_ns();
+		if (rc == 0)
+			printf("fsync file %lld\nfsync dir %lld\nfsync append %lld\n", t1 - t0,
+			       t3 - t2, t5 - t4);
+	}
+	if (rc < 0)
+		printf("error fsync probe in %s: %s\n", dir, strerror(errno));
+	if (afd >= 0)
+		close(afd);
+	unlinkat(dfd, "probe.tmp", 0);
+	unlinkat(dfd, "probe", 0);
+	unlinkat(dfd, "append.log", 0);
+	close(dfd);
+	return rc;
+}
+
+static int count(const char *s, int min, int max)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return (*s && !*end && v >= min && v <= max) ? (int)v : -1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: spawn --root DIR --prefix P [--template NAME] [--runs N] [--warmup N]\n"
+		"             [--peer SCRIPT] [--peer-prefix NAME] [--peer-log FILE]\n"
+		"             [--density N] [--pid FORGED_PID]\n"
+		"       spawn --fsync-probe DIR [--runs N]\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = {.fd = -1, .tpl = "netplus"};
+	const char *root = NULL, *prefix = NULL, *peer = NULL, *peer_log = "/dev/null";
+	const char *probe = NULL;
+	char peer_prefix[48];
+	int runs = 20, warmup = 2, dens = 0, rc = 0;
+
+	snprintf(peer_prefix, sizeof(peer_prefix), "fbench-%ld", (long)getpid());
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v) {
+			usage();
+			return 2;
+		}
+		i++;
+		if (strcmp(a, "--runs") == 0 && (runs = count(v, 1, 100000)) > 0)
+			continue;
+		if (strcmp(a, "--warmup") == 0 && (warmup = count(v, 0, 1000)) >= 0)
+			continue;
+		if (strcmp(a, "--density") == 0 && (dens = count(v, 0, MAX_DENSITY)) >= 0)
+			continue;
+		if (strcmp(a, "--pid") == 0 && (b.forged = count(v, 1, 1 << 30)) > 0)
+			continue;
+		if (strcmp(a, "--root") == 0)
+			root = v;
+		else if (strcmp(a, "--prefix") == 0)
+			prefix = v;
+		else if (strcmp(a, "--template") == 0)
+			b.tpl = v;
+		else if (strcmp(a, "--peer") == 0)
+			peer = v;
+		else if (strcmp(a, "--peer-log") == 0)
+			peer_log = v;
+		else if (strcmp(a, "--fsync-probe") == 0)
+			probe = v;
+		else if (strcmp(a, "--peer-prefix") == 0 && strlen(v) < 40)
+			snprintf(peer_prefix, sizeof(peer_prefix), "%s", v);
+		else {
+			usage();
+			return 2;
+		}
+	}
+	if (probe)
+		return fsync_probe(probe, runs) < 0 ? 1 : 0;
+	if (!root || !prefix) {
+		usage();
+		return 2;
+	}
+
+	struct forge_paths paths;
+	struct forge_err err = {0};
+	if (forge_paths_init(&paths, root, prefix, &err) < 0 ||
+	    (b.fd = forge_proto_connect(&paths, &err)) < 0) {
+		printf("error connect: %s\n", err.msg);
+		return 1;
+	}
+	for (int i = 0; rc == 0 && i < warmup + runs; i++) {
+		bool measured = i >= warmup, peer_first = i % 2 == 1;
+		if (peer && peer_first)
+			rc = peer_round(peer, peer_prefix, peer_log, i, measured);
+		if (rc == 0)
+			rc = forge_round(&b, measured);
+		if (rc == 0 && peer && !peer_first)
+			rc = peer_round(peer, peer_prefix, peer_log, i, measured);
+		fflush(stdout);
+	}
+	if (rc == 0 && dens > 0)
+		rc = density(&b, dens);
+	close(b.fd);
+	return rc < 0 ? 1 : 0;
+}
