@@ -24,19 +24,21 @@
  * goes first, so neither always inherits the other's kernel clean-up.
  *
  * Output, one fact per line:
- *   sample forge_spawn <ns>         a measured spawn (request to reply)
- *   sample forge_destroy <ns>       a measured destroy
- *   sample forge_internal <ns>      forged's own time in scenario_spawn for that spawn
- *   sample peer_up <ns>             a measured `SCRIPT up`
- *   sample peer_down <ns>           a measured `SCRIPT down`
+ *   sample <series> <ns>            one measurement of a series (below)
+ *   stat <series> <n> <median> <p10> <p90> <min> <max>   at the end, in ms (nearest-rank
+ *                                   percentiles; the median of an even count is the
+ *                                   mean of the two middle values)
  *   rss <live> <VmRSS kB> <VmHWM kB>   forged's memory with <live> scenarios (--pid)
- *   density spawn <live> <ns>       the spawn that made <live> scenarios alive
  *   density running <n>             scenarios "list" reports running at the peak
- *   density destroy <live> <ns>     a destroy, <live> alive before it
- *   density destroy_all <ns>        all of them, one after the other
- *   fsync file|dir|append <ns>      --fsync-probe: fsync of a small new file, of its
- *                                   directory after the rename, fdatasync of an append
+ *   density destroy_all <ns>        all of them destroyed, one after the other
  *   error <text>                    and exit status 1
+ * Series: forge_spawn (request to reply), forge_destroy, forge_total (the two
+ * of one round), forge_internal (forged's own time in scenario_spawn),
+ * peer_up, peer_down, peer_total; density_spawn (every density spawn, in
+ * order), density_first and density_last (the first and last 10 of them),
+ * density_destroy; with --fsync-probe: fsync_file (fsync of a small new
+ * file), fsync_dir (of its directory after the rename, as forge_atomic_write
+ * does), fsync_append (fdatasync after an append, as the audit log does).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +61,83 @@
 #define ID_MAX		64 /* a scenario id (forged makes 12 hex digits) */
 
 extern char **environ;
+
+enum series_id {
+	FORGE_SPAWN,
+	FORGE_DESTROY,
+	FORGE_TOTAL,
+	FORGE_INTERNAL,
+	PEER_UP,
+	PEER_DOWN,
+	PEER_TOTAL,
+	DENSITY_SPAWN,
+	DENSITY_FIRST,
+	DENSITY_LAST,
+	DENSITY_DESTROY,
+	FSYNC_FILE,
+	FSYNC_DIR,
+	FSYNC_APPEND,
+	N_SERIES,
+};
+
+static const char *const series_name[N_SERIES] = {
+    "forge_spawn",     "forge_destroy", "forge_total",	 "forge_internal", "peer_up",
+    "peer_down",       "peer_total",	"density_spawn", "density_first",  "density_last",
+    "density_destroy", "fsync_file",	"fsync_dir",	 "fsync_append",
+};
+
+static struct series {
+	long long *v;
+	size_t n, cap;
+} series[N_SERIES];
+
+/* Records one sample (and prints it, so a run that fails half-way still
+ * leaves its figures); on ENOMEM the sample is only printed. */
+static void sample(enum series_id id, long long ns)
+{
+	struct series *s = &series[id];
+
+	printf("sample %s %lld\n", series_name[id], ns);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		long long *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = ns;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest rank: the smallest sample with at least p of them at or below it. */
+static long long pct(const long long *v, size_t n, double p)
+{
+	size_t k = (size_t)(p * (double)n + 0.999999);
+
+	return v[k < 1 ? 0 : (k > n ? n - 1 : k - 1)];
+}
+
+static void print_stats(void)
+{
+	for (int i = 0; i < N_SERIES; i++) {
+		struct series *s = &series[i];
+		if (s->n == 0)
+			continue;
+		qsort(s->v, s->n, sizeof(*s->v), cmp_ll);
+		double med = s->n % 2 ? (double)s->v[s->n / 2]
+				      : ((double)s->v[s->n / 2 - 1] + (double)s->v[s->n / 2]) / 2;
+		printf("stat %s %zu %.3f %.3f %.3f %.3f %.3f\n", series_name[i], s->n, med / 1e6,
+		       (double)pct(s->v, s->n, 0.10) / 1e6, (double)pct(s->v, s->n, 0.90) / 1e6,
+		       (double)s->v[0] / 1e6, (double)s->v[s->n - 1] / 1e6);
+	}
+}
 
 struct bench {
 	int fd; /* connection to forged */
@@ -194,8 +273,7 @@ static void print_rss(pid_t pid, long live)
 
 /* Runs SCRIPT STEP NAME with its output appended to log; the elapsed ns
  * (posix_spawn to reap), or -1 when it could not run or did not exit 0. */
-static long long peer_step(const char *script, const char *step, const char *name,
-			   const char *log)
+static long long peer_step(const char *script, const char *step, const char *name, const char *log)
 {
 	posix_spawn_file_actions_t fa;
 	char *const argv[] = {(char *)script, (char *)step, (char *)name, NULL};
@@ -253,9 +331,10 @@ static int forge_round(struct bench *b, bool measured)
 	if (destroy_one(b, id, &destroy_ns) < 0 || after < 0)
 		return -1;
 	if (measured) {
-		printf("sample forge_spawn %lld\n", spawn_ns);
-		printf("sample forge_destroy %lld\n", destroy_ns);
-		printf("sample forge_internal %lld\n", after - before);
+		sample(FORGE_SPAWN, spawn_ns);
+		sample(FORGE_DESTROY, destroy_ns);
+		sample(FORGE_TOTAL, spawn_ns + destroy_ns);
+		sample(FORGE_INTERNAL, after - before);
 	}
 	return 0;
 }
@@ -278,14 +357,16 @@ static int peer_round(const char *script, const char *prefix, const char *log, i
 	if (peer_step(script, "clean", name, log) < 0)
 		return -1;
 	if (measured) {
-		printf("sample peer_up %lld\n", up);
-		printf("sample peer_down %lld\n", down);
+		sample(PEER_UP, up);
+		sample(PEER_DOWN, down);
+		sample(PEER_TOTAL, up + down);
 	}
 	return 0;
 }
 
 /* n scenarios alive at once: each spawn timed, forged's memory at 0, 1 and
- * n alive, then every one destroyed (timed one by one and in total). */
+ * n alive, then every one destroyed, newest first (timed one by one and in
+ * total). */
 static int density(struct bench *b, int n)
 {
 	static char ids[MAX_DENSITY][ID_MAX + 1];
@@ -298,7 +379,11 @@ static int density(struct bench *b, int n)
 			rc = -1;
 			break;
 		}
-		printf("density spawn %d %lld\n", up + 1, ns);
+		sample(DENSITY_SPAWN, ns);
+		if (up < 10)
+			sample(DENSITY_FIRST, ns);
+		if (up >= n - 10)
+			sample(DENSITY_LAST, ns);
 		if (up == 0)
 			print_rss(b->forged, 1);
 		fflush(stdout);
@@ -318,7 +403,7 @@ static int density(struct bench *b, int n)
 			rc = -1;
 			continue;
 		}
-		printf("density destroy %d %lld\n", i + 1, ns);
+		sample(DENSITY_DESTROY, ns);
 	}
 	printf("density destroy_all %lld\n", now_ns() - t0);
 	print_rss(b->forged, 0);
@@ -363,9 +448,11 @@ static int fsync_probe(const char *dir, int runs)
 		if (rc == 0)
 			rc = fdatasync(afd);
 		long long t5 = now_ns();
-		if (rc == 0)
-			printf("fsync file %lld\nfsync dir %lld\nfsync append %lld\n", t1 - t0,
-			       t3 - t2, t5 - t4);
+		if (rc == 0) {
+			sample(FSYNC_FILE, t1 - t0);
+			sample(FSYNC_DIR, t3 - t2);
+			sample(FSYNC_APPEND, t5 - t4);
+		}
 	}
 	if (rc < 0)
 		printf("error fsync probe in %s: %s\n", dir, strerror(errno));
@@ -438,8 +525,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (probe)
-		return fsync_probe(probe, runs) < 0 ? 1 : 0;
+	if (probe) {
+		rc = fsync_probe(probe, runs);
+		print_stats();
+		return rc < 0 ? 1 : 0;
+	}
 	if (!root || !prefix) {
 		usage();
 		return 2;
@@ -465,5 +555,6 @@ int main(int argc, char **argv)
 	if (rc == 0 && dens > 0)
 		rc = density(&b, dens);
 	close(b.fd);
+	print_stats();
 	return rc < 0 ? 1 : 0;
 }

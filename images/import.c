@@ -222,14 +222,19 @@ static int choose_manifest(struct imp *im, json_t *index, int depth, json_t **ma
 
 	if (!json_is_array(list) || n == 0)
 		return forge_err_set(err, -EINVAL, "%s: index lists no manifests", im->source);
-	json_array_foreach(list, i, d) if (wanted(im, d, depth) && hits++ == 0) pick = d;
+	json_array_foreach(list, i, d)
+	{
+		if (wanted(im, d, depth) && hits++ == 0)
+			pick = d;
+	}
 	if (!pick && n == 1)
 		pick = json_array_get(list, 0);
 	if (!pick && depth > 0)
 		return forge_err_set(err, -EINVAL,
 				     "%s: no manifest for linux/%s in the image index", im->source,
 				     go_arch());
-	if (!pick || hits > 1)
+	/* Several platform variants match: the first is as good as any. */
+	if (!pick || (depth == 0 && hits > 1))
 		return forge_err_set(err, -EINVAL,
 				     "%s: index.json lists %zu images; pass --name NAME:TAG "
 				     "matching one's ref.name annotation",
@@ -273,6 +278,23 @@ static int alloc_layers(struct imp *im, const json_t *layers, const char *what,
 	return 0;
 }
 
+/* Plain, gzip or zstd tar layers (foreign, non-distributable and encrypted
+ * ones are not); the compression itself is read from the bytes. */
+static bool layer_media_ok(const char *mt)
+{
+	static const char *const ok[] = {
+	    "application/vnd.oci.image.layer.v1.tar",
+	    "application/vnd.oci.image.layer.v1.tar+gzip",
+	    "application/vnd.oci.image.layer.v1.tar+zstd",
+	    "application/vnd.docker.image.rootfs.diff.tar",
+	    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(mt, ok[i]) == 0)
+			return true;
+	return false;
+}
+
 static int read_oci(struct imp *im, struct forge_err *err)
 {
 	json_t *layout = NULL, *index = NULL, *m = NULL, *l;
@@ -310,9 +332,7 @@ static int read_oci(struct imp *im, struct forge_err *err)
 		snprintf(what, sizeof(what), "manifest layers[%zu]", i);
 		if ((rc = descriptor(l, what, im->in[i].want, &im->in[i].size, err)) < 0)
 			goto out;
-		/* Compression comes from the bytes; the type only has to be a layer. */
-		if (strncmp(lmt, "application/vnd.oci.image.layer.v1.tar", 38) != 0 &&
-		    strncmp(lmt, "application/vnd.docker.image.rootfs.diff.tar", 44) != 0) {
+		if (!layer_media_ok(lmt)) {
 			rc = forge_err_set(err, -EINVAL,
 					   "%s: layer %s: media type \"%s\" not supported",
 					   im->source, str_at(l, "digest"), lmt);
@@ -382,7 +402,7 @@ static int read_docker(struct imp *im, struct forge_err *err)
 		goto out;
 	}
 	tags = json_object_get(pick, "RepoTags");
-	if (!im->name_tag[0] && !take_name(im, json_string_value(json_array_get(tags, 0)))) {
+	if (!im->named && !take_name(im, json_string_value(json_array_get(tags, 0)))) {
 		rc = forge_err_set(err, -EINVAL,
 				   "%s: the image has no usable RepoTags; pass --name "
 				   "NAME:TAG",

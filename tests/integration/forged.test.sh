@@ -163,6 +163,59 @@ test_watch_logs_inspect() {
 	fd_stop
 }
 
+# A criterion command that sleeps forever or floods its output is cut off at
+# its bound, and forged keeps serving other scenarios meanwhile.
+test_scoring_bounded() {
+	local a b out dir
+	mkdir -p "$T_TMP/tpl"
+	cp "$T_REPO/templates/"*.yaml "$T_REPO/templates/schema.json" "$T_TMP/tpl/"
+	awk '/^  successCriteria:/ { exit } { sub(/^  name: netplus/, "  name: stress"); print }' \
+		"$T_REPO/templates/netplus.yaml" >"$T_TMP/tpl/stress.yaml"
+	cat >>"$T_TMP/tpl/stress.yaml" <<-'EOF'
+	  successCriteria:
+	    - id: sleeps_forever
+	      description: never ends
+	      weight: 1
+	      evidence:
+	        - type: command
+	          container: learner_vm
+	          command: ["/bin/busybox", "sleep", "100000"]
+	          timeout_seconds: 3
+	          expect: {exit_code: 0}
+	    - id: floods
+	      description: prints without end
+	      weight: 1
+	      evidence:
+	        - type: command
+	          container: learner_vm
+	          command: ["/bin/busybox", "yes"]
+	          timeout_seconds: 3
+	          max_output_bytes: 4096
+	          expect: {exit_code: 0}
+	EOF
+	fd_start "$FORGED" FORGE_TEMPLATES_DIR="$T_TMP/tpl" || return
+	a=$(fctl spawn stress) || { fail "spawn stress"; t_diag "$(tail -3 "$T_TMP/forged.log")"; fd_stop; return; }
+	b=$(fctl spawn netplus) || { fail "spawn netplus"; fd_stop; return; }
+	fctl complete "$a" >"$T_TMP/complete.out" 2>&1 &
+	local cpid=$!
+	T_BG_PIDS+=("$cpid")
+	sleep 0.5
+	out=$(fctl exec "$b" learner_vm -- /bin/busybox echo still-served)
+	assert_eq still-served "$out" "another scenario is served while one is scored"
+	assert_eq scoring "$(fctl ps --json | jq -r ".[] | select(.scenario_id==\"$a\") | .state")" \
+		"the stress scenario was still being scored then"
+	wait "$cpid"
+	dir=$(cat "$T_TMP/complete.out")
+	assert_eq "0.000000" "$(jq -r .score.value "$dir/score.json" 2>/dev/null)" "both criteria fail"
+	assert_contains "$(jq -r '.criteria[0].message' "$dir/score.json")" "timed out" \
+		"the sleeping command was cut off"
+	zstd -dc "$dir/evidence.tar.zst" | tar -xOf - criteria/floods/0/stdout >"$T_TMP/flood" 2>/dev/null
+	assert_eq 4096 "$(stat -c %s "$T_TMP/flood")" "the flood is kept to its bound"
+	fctl verify "$dir" >/dev/null || fail "verify the stress results"
+	fd_destroy_all
+	fd_stop
+}
+
 # A template changed under an admitted name and version is refused.
 test_template_immutable() {
 	local out
@@ -230,6 +283,7 @@ t_case "cissp: 0 fresh, 1 after its solution, verified, nothing left" test_cissp
 t_case "a fake ip in the learner's PATH does not fool scoring" test_fake_ip_does_not_fool_scoring
 t_case "a template changed under its admitted version is refused" test_template_immutable
 t_case "watch, logs and inspect" test_watch_logs_inspect
+t_case "a criterion that sleeps or floods is cut off; others are served" test_scoring_bounded
 t_case "crash at every spawn step: consistent or nothing left" test_crash_spawn
 t_case "crash at every teardown step: consistent or nothing left" test_crash_teardown
 t_done
