@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
+
+#include <sodium.h>
 
 #include "api/internal.h"
 
@@ -105,12 +108,10 @@ static int entitlement_plan(const struct api_config *c, const char *token, int64
 	return 0;
 }
 
-static int resolve_plan(const struct api_config *c, const json_t *claims, const char *entitlement,
+static int resolve_plan(const struct api_config *c, const json_t *claim, const char *entitlement,
 			const char *plan_header, int64_t now, struct api_identity *id,
 			struct api_denial *d)
 {
-	const json_t *claim = json_object_get(claims, "plan");
-
 	if (entitlement)
 		return entitlement_plan(c, entitlement, now, id, d);
 	if (claim) {
@@ -133,9 +134,103 @@ static int resolve_plan(const struct api_config *c, const json_t *claims, const 
 	return 0;
 }
 
-int api_authenticate(const struct api_config *c, const char *authorization,
-		     const char *entitlement, const char *plan_header, int64_t now,
-		     struct api_identity *id, struct api_denial *d)
+/* ------------------------------------------------------------ verified tokens */
+
+/* A portal sends the same token many times: what its verification gave is
+ * kept, keyed by the token's SHA-256 (compared in constant time), until the
+ * token expires (exp + skew, as the verification itself allows) and at most
+ * AUTH_CACHE_MAX_S. Only tokens that passed every check get in. */
+#define AUTH_CACHE_SLOTS 1024
+#define AUTH_CACHE_MAX_S 300
+
+struct auth_entry {
+	uint8_t key[32];
+	int64_t until; /* unix seconds; 0: free */
+	char sub[API_CLAIM_ID_MAX + 1], tenant[API_CLAIM_ID_MAX + 1];
+	unsigned roles;
+	json_t *role_names, *plan_claim;
+};
+
+struct api_authcache {
+	pthread_mutex_t lock;
+	struct auth_entry slots[AUTH_CACHE_SLOTS];
+};
+
+int api_authcache_new(struct api_authcache **out)
+{
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	pthread_mutex_init(&(*out)->lock, NULL);
+	return 0;
+}
+
+static void entry_clear(struct auth_entry *e)
+{
+	json_decref(e->role_names);
+	json_decref(e->plan_claim);
+	memset(e, 0, sizeof(*e));
+}
+
+void api_authcache_free(struct api_authcache *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < AUTH_CACHE_SLOTS; i++)
+		entry_clear(&a->slots[i]);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+static struct auth_entry *auth_slot(struct api_authcache *a, const uint8_t key[32])
+{
+	size_t i;
+
+	memcpy(&i, key, sizeof(i));
+	return &a->slots[i % AUTH_CACHE_SLOTS];
+}
+
+static bool cache_get(struct api_authcache *a, const uint8_t key[32], int64_t now,
+		      struct api_identity *id, json_t **plan_claim)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&a->lock);
+	struct auth_entry *e = auth_slot(a, key);
+	if (e->until && now <= e->until && forge_consttime_eq(e->key, key, 32)) {
+		memcpy(id->sub, e->sub, sizeof(id->sub));
+		memcpy(id->tenant, e->tenant, sizeof(id->tenant));
+		id->roles = e->roles;
+		id->role_names = json_incref(e->role_names);
+		*plan_claim = json_incref(e->plan_claim);
+		hit = true;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return hit;
+}
+
+static void cache_put(struct api_authcache *a, const uint8_t key[32], int64_t until,
+		      const struct api_identity *id, json_t *plan_claim)
+{
+	struct auth_entry old;
+
+	pthread_mutex_lock(&a->lock);
+	struct auth_entry *e = auth_slot(a, key);
+	old = *e;
+	memcpy(e->key, key, 32);
+	e->until = until;
+	memcpy(e->sub, id->sub, sizeof(e->sub));
+	memcpy(e->tenant, id->tenant, sizeof(e->tenant));
+	e->roles = id->roles;
+	e->role_names = json_incref(id->role_names);
+	e->plan_claim = json_incref(plan_claim);
+	pthread_mutex_unlock(&a->lock);
+	entry_clear(&old);
+}
+
+/* The token's identity: from the cache, or verified and then cached. */
+static int bearer(const struct api_config *c, struct api_authcache *cache, const char *token,
+		  int64_t now, struct api_identity *id, json_t **plan_claim, struct api_denial *d)
 {
 	const struct api_jwt_keys k = {.algs = c->algs,
 				       .hs_secret = c->hs_secret,
@@ -148,15 +243,16 @@ int api_authenticate(const struct api_config *c, const char *authorization,
 				       .max_lifetime_s = c->max_lifetime_s};
 	struct forge_err err = {0};
 	json_t *claims = NULL;
-	int rc;
+	uint8_t key[32] = {0};
+	int rc = 0;
 
-	memset(id, 0, sizeof(*id));
-	memset(d, 0, sizeof(*d));
-	if (!authorization || !*authorization)
-		return unauthorized(d, NULL, "", "a bearer token is required");
-	if (strncasecmp(authorization, "Bearer ", 7) != 0 || !authorization[7])
-		return unauthorized(d, "invalid_request", "", "the Authorization scheme must be Bearer");
-	if (api_jwt_verify(&k, authorization + 7, now, &claims, &err))
+	*plan_claim = NULL;
+	if (cache) {
+		crypto_hash_sha256(key, (const unsigned char *)token, strlen(token));
+		if (cache_get(cache, key, now, id, plan_claim))
+			return 0;
+	}
+	if (api_jwt_verify(&k, token, now, &claims, &err))
 		return unauthorized(d, "invalid_token", "", err.msg);
 	if (!claim_id(claims, "sub", id->sub, sizeof(id->sub)))
 		rc = unauthorized(d, "invalid_token", "", "claim sub is missing or malformed");
@@ -165,9 +261,36 @@ int api_authenticate(const struct api_config *c, const char *authorization,
 	else if (!claim_roles(claims, id))
 		rc = unauthorized(d, "invalid_token", "",
 				  "claim roles must be an array of at most 32 strings");
-	else
-		rc = resolve_plan(c, claims, entitlement, plan_header, now, id, d);
+	if (rc == 0) {
+		*plan_claim = json_incref(json_object_get(claims, "plan"));
+		json_int_t exp = json_integer_value(json_object_get(claims, "exp"));
+		int64_t until = exp + c->skew_s;
+		if (cache && json_is_integer(json_object_get(claims, "exp")))
+			cache_put(cache, key, until < now + AUTH_CACHE_MAX_S ? until
+									 : now + AUTH_CACHE_MAX_S,
+				  id, *plan_claim);
+	}
 	json_decref(claims);
+	return rc;
+}
+
+int api_authenticate(const struct api_config *c, struct api_authcache *cache,
+		     const char *authorization, const char *entitlement, const char *plan_header,
+		     int64_t now, struct api_identity *id, struct api_denial *d)
+{
+	json_t *plan_claim = NULL;
+	int rc;
+
+	memset(id, 0, sizeof(*id));
+	memset(d, 0, sizeof(*d));
+	if (!authorization || !*authorization)
+		return unauthorized(d, NULL, "", "a bearer token is required");
+	if (strncasecmp(authorization, "Bearer ", 7) != 0 || !authorization[7])
+		return unauthorized(d, "invalid_request", "", "the Authorization scheme must be Bearer");
+	rc = bearer(c, cache, authorization + 7, now, id, &plan_claim, d);
+	if (rc == 0)
+		rc = resolve_plan(c, plan_claim, entitlement, plan_header, now, id, d);
+	json_decref(plan_claim);
 	if (rc)
 		api_identity_clear(id);
 	return rc;

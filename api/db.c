@@ -286,17 +286,22 @@ static int count_quota(struct api_db *db, const struct api_spawn_rec *r, int64_t
 }
 
 int api_db_spawn_reserve(struct api_db *db, struct api_spawn_rec *r, int64_t now,
-			 api_quota_fn quota, void *arg, struct api_reserve_out *out,
-			 struct forge_err *err)
+			 int64_t stale_before, api_quota_fn quota, void *arg,
+			 struct api_reserve_out *out, struct forge_err *err)
 {
 	struct api_quota_counts q;
+	sqlite3_stmt *st;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&db->lock);
 	if ((rc = db_exec(db, "BEGIN IMMEDIATE", err)))
 		goto unlock;
-	if ((rc = lookup_request(db, r, out, err)) || (rc = count_quota(db, r, now, &q, err)) ||
+	/* A reservation older than any spawn can take was left by a crash. */
+	st = db_prep(db, err, "DELETE FROM scenarios WHERE state = 'reserved' AND created_at < ?1",
+		     "i", stale_before);
+	if ((rc = db_run(db, st, err)) || (rc = lookup_request(db, r, out, err)) ||
+	    (rc = count_quota(db, r, now, &q, err)) ||
 	    (rc = quota(arg, &q, out)))
 		goto rollback;
 	for (int tries = 0; tries < 3; tries++) {

@@ -84,13 +84,19 @@ struct api_denial {
 	char www_auth[320];
 };
 
+struct api_authcache;
+
 /* Authenticates the Authorization header and resolves the plan: a valid
  * entitlement token (X-Entitlement) for the same tenant, else the token's
  * plan claim, else X-Plan when the dev flag allows it, else the default
  * plan. Returns 0, or -EACCES with *d filled. */
-int api_authenticate(const struct api_config *c, const char *authorization,
-		     const char *entitlement, const char *plan_header, int64_t now,
-		     struct api_identity *id, struct api_denial *d);
+int api_authenticate(const struct api_config *c, struct api_authcache *cache,
+		     const char *authorization, const char *entitlement, const char *plan_header,
+		     int64_t now, struct api_identity *id, struct api_denial *d);
+/* Verified bearer tokens, by SHA-256, until they expire (at most 5 min);
+ * api_authenticate with a NULL cache verifies every time. */
+int api_authcache_new(struct api_authcache **out);
+void api_authcache_free(struct api_authcache *a);
 void api_identity_clear(struct api_identity *id);
 bool api_plan_has_track(const struct api_plan *p, const char *track);
 /* "forge.spawn" -> API_ROLE_SPAWN; 0 when not a Forge role. */
@@ -142,12 +148,13 @@ struct api_quota_counts {
 typedef int (*api_quota_fn)(void *arg, const struct api_quota_counts *q,
 			    struct api_reserve_out *out);
 
-/* In one transaction (BEGIN IMMEDIATE, so parallel spawns serialize): the
- * idempotency lookup, the counts, quota(), then a 'reserved' row with a fresh
- * scenario id. */
+/* In one transaction (BEGIN IMMEDIATE, so parallel spawns serialize): drop
+ * reservations made before stale_before (a crash between reserve and commit),
+ * the idempotency lookup, the counts, quota(), then a 'reserved' row with a
+ * fresh scenario id. */
 int api_db_spawn_reserve(struct api_db *db, struct api_spawn_rec *r, int64_t now,
-			 api_quota_fn quota, void *arg, struct api_reserve_out *out,
-			 struct forge_err *err);
+			 int64_t stale_before, api_quota_fn quota, void *arg,
+			 struct api_reserve_out *out, struct forge_err *err);
 void api_reserve_out_clear(struct api_reserve_out *o);
 /* The spawn went through: the row becomes active with its response, and the
  * billing event is appended, in one transaction. */
@@ -254,6 +261,7 @@ struct api_ctx {
 	struct api_metrics *metrics;
 	struct api_templates *templates;
 	struct api_cache *cache;
+	struct api_authcache *auth;
 	const struct forge_policy *policy; /* NULL: not loaded (spawn and exec refused) */
 	char policy_error[FORGE_ERR_MSG_MAX]; /* why not */
 	atomic_int spawns_in_flight;

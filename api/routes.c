@@ -219,7 +219,7 @@ void api_dispatch(struct api_ctx *ctx, struct api_request *req, struct api_respo
 		return;
 	}
 	if (req->route->roles) {
-		if (api_authenticate(ctx->cfg, req->authorization, req->entitlement,
+		if (api_authenticate(ctx->cfg, ctx->auth, req->authorization, req->entitlement,
 				     req->plan_header, api_now(), &id, &d)) {
 			api_fail(resp, req, d.status, d.code, "%s", d.message);
 			snprintf(resp->www_auth, sizeof(resp->www_auth), "%s", d.www_auth);

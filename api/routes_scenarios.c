@@ -273,6 +273,18 @@ static int spawn_quota(void *arg, const struct api_quota_counts *q, struct api_r
 	return !out->result ? 0 : 1;
 }
 
+/* Best effort: forged answers not_found when the spawn never happened. */
+static void spawn_undo(struct spawn *sp, const struct api_request *req)
+{
+	struct forge_proto_reply rep;
+	json_t *args = json_pack("{s:s, s:s}", "scenario_id", sp->rec.scenario_id, "tenant_id",
+				 sp->id->tenant);
+
+	if (api_call(sp->ctx, req, "destroy", args, sp->ctx->cfg->forged_slow_timeout_ms, false,
+		     &rep) == 0)
+		forge_proto_reply_clear(&rep);
+}
+
 /* The reservation is made: mint the SAT and ask forged. */
 static int spawn_forged(struct spawn *sp, const struct api_request *req, const json_t *tpl,
 			struct api_response *resp)
@@ -305,6 +317,12 @@ static int spawn_forged(struct spawn *sp, const struct api_request *req, const j
 	forge_memzero(sat, strlen(sat));
 	free(sat);
 	rc = api_call(sp->ctx, req, "spawn", args, c->forged_slow_timeout_ms, false, &rep);
+	if (rc == -ETIMEDOUT || rc == -ECONNRESET) {
+		/* forged may have it (or be building it): it must not live on unbilled. */
+		forge_log(FORGE_LOG_WARN, "spawn outcome unknown; destroying", "scenario_id",
+			  sp->rec.scenario_id, NULL);
+		spawn_undo(sp, req);
+	}
 	if (rc || !rep.ok) {
 		api_fail_forged(resp, req, rc, &rep);
 		if (rc == 0)
@@ -334,14 +352,9 @@ static int spawn_forged(struct spawn *sp, const struct api_request *req, const j
 	free(text);
 	if (rc) {
 		/* A scenario that is neither counted nor billed must not live on. */
-		struct forge_proto_reply drep;
 		forge_log(FORGE_LOG_ERROR, "spawn not recorded; destroying it", "scenario_id",
 			  sp->rec.scenario_id, "error", err.msg, NULL);
-		json_t *dargs = json_pack("{s:s, s:s}", "scenario_id", sp->rec.scenario_id,
-					  "tenant_id", sp->id->tenant);
-		if (api_call(sp->ctx, req, "destroy", dargs, c->forged_slow_timeout_ms, false,
-			     &drep) == 0)
-			forge_proto_reply_clear(&drep);
+		spawn_undo(sp, req);
 		json_decref(resp->body);
 		resp->body = NULL;
 		return api_fail(resp, req, 500, "internal", "the spawn could not be recorded"), rc;
@@ -383,7 +396,8 @@ static int spawn_run(struct spawn *sp, struct api_request *req, struct api_respo
 	sp->rec.track = sp->track;
 	sp->rec.plan = sp->id->plan->name;
 	sp->rec.request_id = sp->request_id;
-	if (api_db_spawn_reserve(ctx->db, &sp->rec, sp->now, spawn_quota, sp, &out, &err)) {
+	int64_t stale = sp->now - ctx->cfg->forged_slow_timeout_ms / 1000 - 60;
+	if (api_db_spawn_reserve(ctx->db, &sp->rec, sp->now, stale, spawn_quota, sp, &out, &err)) {
 		forge_log(FORGE_LOG_ERROR, "spawn reservation", "error", err.msg, NULL);
 		rc = api_fail(resp, req, 500, "internal", "storage failed");
 		goto out;

@@ -200,7 +200,7 @@ static int serve(struct api_config *c, int listen_fd, const sigset_t *sigs, stru
 	}
 	if (api_forged_new(&fcfg, &ctx.forged) || api_ratelimit_new(c->rl, &ctx.rl) ||
 	    api_metrics_new(&ctx.metrics) || api_templates_new(c->templates_ttl_s, &ctx.templates) ||
-	    api_cache_new(c->status_cache_ms, &ctx.cache)) {
+	    api_cache_new(c->status_cache_ms, &ctx.cache) || api_authcache_new(&ctx.auth)) {
 		close(listen_fd);
 		rc = forge_err_set(err, -ENOMEM, "out of memory");
 		goto out;
@@ -216,6 +216,7 @@ static int serve(struct api_config *c, int listen_fd, const sigset_t *sigs, stru
 out:
 	api_http_stop(http);
 	forge_policy_free(policy);
+	api_authcache_free(ctx.auth);
 	api_cache_free(ctx.cache);
 	api_templates_free(ctx.templates);
 	api_metrics_free(ctx.metrics);

@@ -490,18 +490,11 @@ static int copy_hashed(struct imp *im, int fd, const char *name, char hex[65], u
 		}
 		crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
 		*size += (uint64_t)n;
-		for (ssize_t w, done = 0; done < n; done += w) {
-			w = write(out, buf + done, (size_t)(n - done));
-			if (w < 0 && errno == EINTR)
-				w = 0;
-			else if (w <= 0) {
-				rc = forge_err_errno(err, w < 0 ? errno : EIO, "import: write %s",
-						     name);
-				break;
-			}
-		}
-		if (rc < 0)
+		rc = img_write_all(out, buf, (size_t)n, 0, false);
+		if (rc < 0) {
+			forge_err_errno(err, -rc, "import: write %s", name);
 			break;
+		}
 	}
 	free(buf);
 	crypto_hash_sha256_final(&st, d);
@@ -537,6 +530,13 @@ static int stage_blob(struct imp *im, size_t i, char hex[65], struct forge_err *
 				     in->src);
 	}
 	size = (uint64_t)st.st_size;
+	/* Before copying: a blob larger than any layer may be is not worth the disk. */
+	if (size > im->lim->max_bytes) {
+		close(fd);
+		return forge_err_set(err, -EFBIG, "%s: layer %s: %llu bytes, more than %llu",
+				     im->source, in->src, (unsigned long long)size,
+				     (unsigned long long)im->lim->max_bytes);
+	}
 	if (!im->src_private) {
 		snprintf(name, sizeof(name), "blob-%zu", i);
 		int copy = copy_hashed(im, fd, name, got, &size, err);
@@ -587,7 +587,9 @@ static int import_layer(struct imp *im, size_t i, struct forge_err *err)
 		goto out;
 	if (comp == IMG_ZSTD && !hex[0]) {
 		rc = forge_sha256_fd_hex(blob, hex, err);
-		if (rc < 0 || lseek(blob, 0, SEEK_SET) < 0)
+		if (rc == 0 && lseek(blob, 0, SEEK_SET) < 0)
+			rc = forge_err_errno(err, errno, "%s: rewind", what);
+		if (rc < 0)
 			goto out;
 	}
 	if (comp != IMG_ZSTD) {

@@ -56,6 +56,8 @@ struct img_unpack {
 
 enum img_compression { IMG_PLAIN, IMG_GZIP, IMG_ZSTD };
 
+/* Writes all of buf to fd (at offset off with pwrite when at); 0 or -errno. */
+int img_write_all(int fd, const void *buf, size_t len, off_t off, bool at);
 /* What the first bytes of fd (read with pread, offset 0) say. */
 int img_compression_of(int fd, enum img_compression *out, struct forge_err *err);
 

@@ -124,7 +124,7 @@ int img_compression_of(int fd, enum img_compression *out, struct forge_err *err)
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len, off_t off, bool at)
+int img_write_all(int fd, const void *buf, size_t len, off_t off, bool at)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -152,7 +152,7 @@ static int zstd_feed(struct ux *x, const void *src, size_t len, bool end)
 		left = ZSTD_compressStream2(x->cctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
 		if (ZSTD_isError(left))
 			return fail(x, -EIO, "zstd: %s", ZSTD_getErrorName(left));
-		rc = write_all(x->u->zfd, x->zout, out.pos, 0, false);
+		rc = img_write_all(x->u->zfd, x->zout, out.pos, 0, false);
 		if (rc < 0)
 			return forge_err_errno(x->err, -rc, "%s: write compressed layer",
 					       x->u->what);
@@ -398,7 +398,7 @@ static int put_file(struct ux *x, struct archive_entry *e, int pfd, const char *
 					     archive_error_string(x->tar));
 			goto out;
 		}
-		r = write_all(fd, buf, len, off, true);
+		r = img_write_all(fd, buf, len, off, true);
 		if (r < 0) {
 			r = fail(x, r, "write: %s", strerror(-r));
 			goto out;

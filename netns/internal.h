@@ -10,6 +10,9 @@
 
 struct nl_sock;
 
+/* The uplink's end in the hub (netns/uplink.c), matched by the hub's table. */
+#define FORGE_NETNS_UPLINK "up0"
+
 /* One scenario's network (netns/link.c; the uplink's part netns/uplink.c). */
 struct forge_net {
 	const struct forge_topology *t;

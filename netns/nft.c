@@ -97,8 +97,7 @@
 #define IP_SADDR	 offsetof(struct iphdr, saddr)
 #define IP_DADDR	 offsetof(struct iphdr, daddr)
 
-#define NAT_PRIO   100 /* srcnat, NF_IP_PRI_NAT_SRC */
-#define HUB_UPLINK "up0"
+#define NAT_PRIO 100 /* srcnat, NF_IP_PRI_NAT_SRC */
 
 struct chain_def {
 	const char *name;
@@ -736,7 +735,7 @@ static void build_hub(struct batch *b, const void *arg)
 	for (size_t i = 0; i < t->n_subnets; i++) {
 		rule_begin(b, "forward");
 		match_ifname_as(b, NFT_META_IIFNAME, "br", true);
-		match_ifname(b, NFT_META_OIFNAME, HUB_UPLINK);
+		match_ifname(b, NFT_META_OIFNAME, FORGE_NETNS_UPLINK);
 		match_meta_u8(b, NFT_META_NFPROTO, NFPROTO_IPV4);
 		match_ipv4(b, IP_SADDR, t->subnets[i].net, t->subnets[i].prefix_len);
 		rule_end_chain(b, (uint32_t)NFT_JUMP, "egress");
@@ -747,7 +746,7 @@ static void build_hub(struct batch *b, const void *arg)
 	rule_deny(b, "egress");
 
 	rule_begin(b, "postrouting");
-	match_ifname(b, NFT_META_OIFNAME, HUB_UPLINK);
+	match_ifname(b, NFT_META_OIFNAME, FORGE_NETNS_UPLINK);
 	rule_expr(b, "masq");
 	rule_emit(b);
 }

@@ -43,7 +43,6 @@
 
 #include "netns/internal.h"
 
-#define HUB_UPLINK     "up0"
 #define UPLINK_MTU     1500
 #define UPLINK_PREFIX  30
 #define LINK_LOCAL     0xa9fe0000u /* 169.254.0.0/16, host byte order */
@@ -231,7 +230,7 @@ static int uplink_veth(struct forge_net *n, struct forge_err *err)
 	int rc = -NLE_NOMEM;
 
 	if (peer) {
-		rtnl_link_set_name(veth, HUB_UPLINK);
+		rtnl_link_set_name(veth, FORGE_NETNS_UPLINK);
 		rtnl_link_set_mtu(veth, UPLINK_MTU);
 		rtnl_link_set_name(peer, n->uplink.host_ifname);
 		rtnl_link_set_mtu(peer, UPLINK_MTU);
@@ -242,7 +241,7 @@ static int uplink_veth(struct forge_net *n, struct forge_err *err)
 	rtnl_link_put(veth);
 	if (rc < 0)
 		return forge_netns_nl_fail(err, rc, "uplink veth %s (%s in the host namespace)",
-					   HUB_UPLINK, n->uplink.host_ifname);
+					   FORGE_NETNS_UPLINK, n->uplink.host_ifname);
 	n->uplink_linked = true;
 	return 0;
 }
@@ -276,11 +275,11 @@ static int uplink_hub_end(struct forge_net *n, struct forge_err *err)
 {
 	const struct forge_topology *t = n->t;
 	int ifindex = 0;
-	int rc = forge_netns_link_up(n->hub_sock, HUB_UPLINK, NULL, "hub", &ifindex, err);
+	int rc = forge_netns_link_up(n->hub_sock, FORGE_NETNS_UPLINK, NULL, "hub", &ifindex, err);
 
 	if (rc == 0)
 		rc = forge_netns_addr_add(n->hub_sock, ifindex, n->uplink.hub_addr, UPLINK_PREFIX,
-					  HUB_UPLINK " in the hub", err);
+					  FORGE_NETNS_UPLINK " in the hub", err);
 	for (size_t s = 0; rc == 0 && s < t->n_subnets; s++) {
 		char where[IFNAMSIZ + 16];
 		if (!t->subnets[s].has_uplink_gateway)
@@ -327,7 +326,7 @@ static int hub_forwarding(struct forge_net *n, bool on, struct forge_err *err)
 	if (on) {
 		rc = hub_no_redirects("all", err);
 		if (rc == 0)
-			rc = hub_no_redirects(HUB_UPLINK, err);
+			rc = hub_no_redirects(FORGE_NETNS_UPLINK, err);
 		for (size_t s = 0; rc == 0 && s < n->t->n_subnets; s++) {
 			char bridge[IFNAMSIZ];
 			snprintf(bridge, sizeof(bridge), "br%u", (unsigned char)s);

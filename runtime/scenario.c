@@ -18,6 +18,7 @@
 #include "netns/netns.h"
 #include "policy/policy.h"
 #include "runtime/forged.h"
+#include "runtime/internal.h"
 #include "templates/template.h"
 
 void forged_crash_point(const char *step)
@@ -546,6 +547,19 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 	if ((rc = forge_net_create(&topo, d->paths.prefix, d->cfg.netns_dir, &s->net, err)))
 		goto fail;
 	forged_crash_point("network");
+	/* The scenario's own cgroup holds its containers' and caps them all
+	 * together (memory and pids; each container has its own cpu quota). */
+	struct forge_cgroup whole;
+	struct forge_limits total = {.memory_bytes = (uint64_t)t->limits.total.memory_mb << 20,
+				     .pids = t->limits.total.pids,
+				     .cpu_quota_us = FORGE_LIMIT_NONE,
+				     .cpu_period_us = FORGE_CPU_PERIOD_US};
+	if (!total.memory_bytes)
+		total.memory_bytes = FORGE_LIMIT_NONE;
+	if (!total.pids)
+		total.pids = FORGE_LIMIT_NONE;
+	if ((rc = forge_cgroup_create(&d->rt->cg, s->id, &total, &whole, err)))
+		goto fail;
 	for (size_t i = 0; i < s->n_ctr; i++) {
 		if ((rc = start_container(d, s, s->net, t, i, err)))
 			goto fail;

@@ -58,12 +58,13 @@ name=${2:-}
 case $cmd in
 setup) [ $# = 1 ] || die "usage: lab.sh setup" ;;
 prepare | up | down | clean)
-	[ $# = 2 ] && [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] ||
+	if [ $# != 2 ] || ! [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]]; then
 		die "usage: lab.sh $cmd NAME (NAME: [A-Za-z0-9][A-Za-z0-9_.-]*)"
+	fi
 	;;
 *) die "unknown command $cmd" ;;
 esac
-[ -n "${LAB_DIR:-}" ] && [ -d "$LAB_DIR" ] || die "LAB_DIR must name a directory"
+[ -d "${LAB_DIR:-}" ] || die "LAB_DIR must name a directory"
 runc_root=$LAB_DIR/runc
 lab=$LAB_DIR/$name
 

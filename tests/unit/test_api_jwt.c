@@ -114,7 +114,7 @@ static int auth(struct fix *f, char *tok, const char *ent, const char *xplan,
 
 	assert_true(asprintf(&hdr, "Bearer %s", tok) > 0);
 	free(tok);
-	int rc = api_authenticate(&f->cfg, hdr, ent, xplan, NOW, id, d);
+	int rc = api_authenticate(&f->cfg, NULL, hdr, ent, xplan, NOW, id, d);
 	free(hdr);
 	return rc ? d->status : 0;
 }
@@ -268,10 +268,10 @@ static void test_malformed_and_tampered(void **state)
 	big[10] = big[20] = '.';
 	expect_401(f, big, "malformed");
 	/* No header, another scheme. */
-	assert_int_equal(api_authenticate(&f->cfg, NULL, NULL, NULL, NOW, &id, &d), -EACCES);
+	assert_int_equal(api_authenticate(&f->cfg, NULL, NULL, NULL, NULL, NOW, &id, &d), -EACCES);
 	assert_int_equal(d.status, 401);
 	assert_string_equal(d.www_auth, "Bearer realm=\"forge\"");
-	assert_int_equal(api_authenticate(&f->cfg, "Basic YWxpY2U6cHc=", NULL, NULL, NOW, &id, &d),
+	assert_int_equal(api_authenticate(&f->cfg, NULL, "Basic YWxpY2U6cHc=", NULL, NULL, NOW, &id, &d),
 			 -EACCES);
 	assert_non_null(strstr(d.www_auth, "invalid_request"));
 	json_decref(c);
@@ -347,6 +347,47 @@ static void test_entitlement(void **state)
 	json_decref(c);
 }
 
+static void test_verified_token_cache(void **state)
+{
+	struct fix *f = *state;
+	struct api_authcache *cache = NULL;
+	struct api_identity id;
+	struct api_denial d;
+	json_t *c = claims();
+	char *tok = hs(c), *hdr = NULL;
+
+	assert_int_equal(api_authcache_new(&cache), 0);
+	json_object_set_new(c, "plan", json_string("pro"));
+	char *pro = hs(c), *pro_hdr = NULL;
+	assert_true(asprintf(&hdr, "Bearer %s", tok) > 0);
+	assert_true(asprintf(&pro_hdr, "Bearer %s", pro) > 0);
+	for (int i = 0; i < 2; i++) { /* a miss, then a hit: the same identity */
+		assert_int_equal(api_authenticate(&f->cfg, cache, hdr, NULL, NULL, NOW, &id, &d), 0);
+		assert_string_equal(id.tenant, "acme");
+		assert_int_equal(id.roles, API_ROLE_SPAWN | API_ROLE_LEARNER);
+		assert_int_equal(json_array_size(id.role_names), 2);
+		assert_string_equal(id.plan->name, "free");
+		api_identity_clear(&id);
+		assert_int_equal(api_authenticate(&f->cfg, cache, pro_hdr, NULL, NULL, NOW, &id, &d), 0);
+		assert_string_equal(id.plan->name, "pro"); /* the plan claim comes back too */
+		api_identity_clear(&id);
+	}
+	/* Expiry still applies to a cached token. */
+	assert_int_equal(api_authenticate(&f->cfg, cache, hdr, NULL, NULL,
+					  NOW + 600 + f->cfg.skew_s + 1, &id, &d),
+			 -EACCES);
+	assert_non_null(strstr(d.message, "expired"));
+	/* A token differing in one byte of its signature is verified, and refused. */
+	hdr[strlen(hdr) - 2] = hdr[strlen(hdr) - 2] == 'A' ? 'B' : 'A';
+	assert_int_equal(api_authenticate(&f->cfg, cache, hdr, NULL, NULL, NOW, &id, &d), -EACCES);
+	free(hdr);
+	free(pro_hdr);
+	free(tok);
+	free(pro);
+	json_decref(c);
+	api_authcache_free(cache);
+}
+
 static void test_pubkeys_file(void **state)
 {
 	struct fix *f = *state;
@@ -397,6 +438,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_malformed_and_tampered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_entitlement, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verified_token_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pubkeys_file, setup, teardown),
 	};
 
