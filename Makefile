@@ -225,6 +225,12 @@ $(ROOTFS)/bin/busybox:
 
 rootfs: $(ROOTFS)/bin/busybox
 
+# The built-in lab images (images/specs/) in the store of a development root.
+IMAGES_ROOT ?= $(BUILD)/root
+images: check-root $(BUILD)/forgectl
+	@FORGECTL=$(BUILD)/forgectl FORGE_DEB_CACHE=$(BUILD)/cache/debs \
+		rootfs-builder/make-images.sh $(IMAGES_ROOT)
+
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/forgectl rootfs
 	@tests/lib/run-demo.sh $(BUILD)/forgectl $(ROOTFS)

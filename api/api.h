@@ -49,11 +49,11 @@ struct api_plan {
 	bool all_tracks;	     /* tracks = * */
 	char tracks[API_MAX_TRACKS][API_NAME_MAX + 1];
 	size_t n_tracks;
-	int concurrent;		/* live scenarios per subject */
-	int tenant_concurrent;	/* live scenarios per tenant */
-	int spawns_per_hour;	/* per tenant */
-	int spawns_per_minute;	/* per tenant (the quota gate's rate) */
-	int retention_days;	/* of results, passed to forged */
+	int concurrent;	       /* live scenarios per subject */
+	int tenant_concurrent; /* live scenarios per tenant */
+	int spawns_per_hour;   /* per tenant */
+	int spawns_per_minute; /* per tenant (the quota gate's rate) */
+	int retention_days;    /* of results, passed to forged */
 };
 
 struct api_pubkey {
@@ -72,7 +72,7 @@ struct api_config {
 	bool dev;		/* --dev: may generate missing secrets under <etc> */
 	bool allow_plan_header; /* --allow-plan-header: X-Plan honoured (dev only) */
 	char listen[FORGE_PATH_MAX];
-	char user[64];		/* the user to become when started as root */
+	char user[64]; /* the user to become when started as root */
 	char access_url_base[512];
 	char db_path[FORGE_PATH_MAX]; /* <lib>/api/api.db */
 	int threads, max_connections, conn_timeout_s, max_spawns_in_flight;

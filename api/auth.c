@@ -19,10 +19,8 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } roles[] = {
-    {"forge.spawn", API_ROLE_SPAWN},
-    {"forge.score.read", API_ROLE_SCORE_READ},
-    {"forge.learner", API_ROLE_LEARNER},
-    {"forge.orchestrator", API_ROLE_ORCHESTRATOR},
+    {"forge.spawn", API_ROLE_SPAWN},	 {"forge.score.read", API_ROLE_SCORE_READ},
+    {"forge.learner", API_ROLE_LEARNER}, {"forge.orchestrator", API_ROLE_ORCHESTRATOR},
     {"forge.admin", API_ROLE_ADMIN},
 };
 
@@ -35,8 +33,7 @@ unsigned api_role_bit(const char *name)
 }
 
 /* 401 with the RFC 6750 challenge; the description is the refusal, never the token. */
-static int unauthorized(struct api_denial *d, const char *error, const char *what,
-			const char *why)
+static int unauthorized(struct api_denial *d, const char *error, const char *what, const char *why)
 {
 	d->status = 401;
 	d->code = "unauthorized";
@@ -81,10 +78,8 @@ static bool claim_roles(const json_t *claims, struct api_identity *id)
 static int entitlement_plan(const struct api_config *c, const char *token, int64_t now,
 			    struct api_identity *id, struct api_denial *d)
 {
-	const struct api_jwt_keys k = {.algs = API_ALG_EDDSA,
-				       .ed = c->ent,
-				       .n_ed = c->n_ent,
-				       .skew_s = c->skew_s};
+	const struct api_jwt_keys k = {
+	    .algs = API_ALG_EDDSA, .ed = c->ent, .n_ed = c->n_ent, .skew_s = c->skew_s};
 	struct forge_err err = {0};
 	char tenant[API_CLAIM_ID_MAX + 1];
 	json_t *claims = NULL;
@@ -257,7 +252,8 @@ static int bearer(const struct api_config *c, struct api_authcache *cache, const
 	if (!claim_id(claims, "sub", id->sub, sizeof(id->sub)))
 		rc = unauthorized(d, "invalid_token", "", "claim sub is missing or malformed");
 	else if (!claim_id(claims, "tenant_id", id->tenant, sizeof(id->tenant)))
-		rc = unauthorized(d, "invalid_token", "", "claim tenant_id is missing or malformed");
+		rc =
+		    unauthorized(d, "invalid_token", "", "claim tenant_id is missing or malformed");
 	else if (!claim_roles(claims, id))
 		rc = unauthorized(d, "invalid_token", "",
 				  "claim roles must be an array of at most 32 strings");
@@ -266,8 +262,8 @@ static int bearer(const struct api_config *c, struct api_authcache *cache, const
 		json_int_t exp = json_integer_value(json_object_get(claims, "exp"));
 		int64_t until = exp + c->skew_s;
 		if (cache && json_is_integer(json_object_get(claims, "exp")))
-			cache_put(cache, key, until < now + AUTH_CACHE_MAX_S ? until
-									 : now + AUTH_CACHE_MAX_S,
+			cache_put(cache, key,
+				  until < now + AUTH_CACHE_MAX_S ? until : now + AUTH_CACHE_MAX_S,
 				  id, *plan_claim);
 	}
 	json_decref(claims);
@@ -286,7 +282,8 @@ int api_authenticate(const struct api_config *c, struct api_authcache *cache,
 	if (!authorization || !*authorization)
 		return unauthorized(d, NULL, "", "a bearer token is required");
 	if (strncasecmp(authorization, "Bearer ", 7) != 0 || !authorization[7])
-		return unauthorized(d, "invalid_request", "", "the Authorization scheme must be Bearer");
+		return unauthorized(d, "invalid_request", "",
+				    "the Authorization scheme must be Bearer");
 	rc = bearer(c, cache, authorization + 7, now, id, &plan_claim, d);
 	if (rc == 0)
 		rc = resolve_plan(c, plan_claim, entitlement, plan_header, now, id, d);

@@ -19,10 +19,10 @@ static int row_hash(int64_t seq, int64_t ts, const char *tenant, const char *sub
 		    const char *plan, const char *track, const char *scenario_id,
 		    const char *request_id, const char *prev, char hash[65], struct forge_err *err)
 {
-	json_t *j = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "seq", (json_int_t)seq,
-			      "ts", (json_int_t)ts, "tenant", tenant, "subject", subject, "plan",
-			      plan, "track", track, "scenario_id", scenario_id, "request_id",
-			      request_id);
+	json_t *j =
+	    json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "seq", (json_int_t)seq, "ts",
+		      (json_int_t)ts, "tenant", tenant, "subject", subject, "plan", plan, "track",
+		      track, "scenario_id", scenario_id, "request_id", request_id);
 	char *text = j ? forge_json_canonical(j, err) : NULL, *msg = NULL;
 	int rc = 0;
 
@@ -43,8 +43,7 @@ static int sql_fail(sqlite3 *h, struct forge_err *err, const char *what)
 	return forge_err_set(err, -EIO, "billing: %s: %s", what, sqlite3_errmsg(h));
 }
 
-int api_billing_append(sqlite3 *h, const struct api_spawn_rec *r, int64_t ts,
-		       struct forge_err *err)
+int api_billing_append(sqlite3 *h, const struct api_spawn_rec *r, int64_t ts, struct forge_err *err)
 {
 	char prev[65] = API_BILLING_GENESIS, hash[65];
 	sqlite3_stmt *st = NULL;
@@ -74,8 +73,8 @@ int api_billing_append(sqlite3 *h, const struct api_spawn_rec *r, int64_t ts,
 		return sql_fail(h, err, "append");
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int64(st, 2, ts);
-	const char *text[] = {r->tenant, r->subject,	r->plan, r->track,
-			      r->scenario_id, r->request_id, prev,	hash};
+	const char *text[] = {r->tenant,      r->subject,    r->plan, r->track,
+			      r->scenario_id, r->request_id, prev,    hash};
 	for (int i = 0; i < 8; i++)
 		sqlite3_bind_text(st, i + 3, text[i], -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(h, err, "append");
@@ -108,18 +107,21 @@ int api_billing_check(sqlite3 *h, long *rows, struct forge_err *err)
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t seq = sqlite3_column_int64(st, 0);
 		if (seq != want) {
-			rc = forge_err_set(err, -EBADMSG, "billing: row %lld is missing (found %lld)",
+			rc = forge_err_set(err, -EBADMSG,
+					   "billing: row %lld is missing (found %lld)",
 					   (long long)want, (long long)seq);
 			break;
 		}
 		if (strcmp(col(st, 8), prev) != 0) {
-			rc = forge_err_set(err, -EBADMSG,
-					   "billing: row %lld: prev_hash does not chain to row %lld",
-					   (long long)seq, (long long)seq - 1);
+			rc =
+			    forge_err_set(err, -EBADMSG,
+					  "billing: row %lld: prev_hash does not chain to row %lld",
+					  (long long)seq, (long long)seq - 1);
 			break;
 		}
-		if ((rc = row_hash(seq, sqlite3_column_int64(st, 1), col(st, 2), col(st, 3),
-				   col(st, 4), col(st, 5), col(st, 6), col(st, 7), prev, hash, err)))
+		if ((rc =
+			 row_hash(seq, sqlite3_column_int64(st, 1), col(st, 2), col(st, 3),
+				  col(st, 4), col(st, 5), col(st, 6), col(st, 7), prev, hash, err)))
 			break;
 		if (strcmp(hash, col(st, 9)) != 0) {
 			rc = forge_err_set(err, -EBADMSG,

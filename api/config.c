@@ -25,15 +25,28 @@ enum conf_type { T_STR, T_INT, T_SIZE, T_ALGS, T_ENV, T_RATE };
 struct conf_key {
 	const char *name;
 	enum conf_type type;
-	size_t off;	     /* into struct api_config */
-	size_t size;	     /* T_STR: buffer size */
-	long long min, max;  /* T_INT, T_SIZE, T_RATE */
+	size_t off;	    /* into struct api_config */
+	size_t size;	    /* T_STR: buffer size */
+	long long min, max; /* T_INT, T_SIZE, T_RATE */
 };
 
-#define STR(n, f)	     {n, T_STR, offsetof(struct api_config, f), sizeof(((struct api_config *)0)->f), 0, 0}
-#define INT(n, f, lo, hi)    {n, T_INT, offsetof(struct api_config, f), 0, lo, hi}
-#define SIZE(n, f, lo, hi)   {n, T_SIZE, offsetof(struct api_config, f), 0, lo, hi}
-#define RATE(n, f, lo, hi)   {n, T_RATE, offsetof(struct api_config, f), 0, lo, hi}
+#define STR(n, f)                                                                                  \
+	{                                                                                          \
+		n, T_STR, offsetof(struct api_config, f), sizeof(((struct api_config *)0)->f), 0,  \
+		    0                                                                              \
+	}
+#define INT(n, f, lo, hi)                                                                          \
+	{                                                                                          \
+		n, T_INT, offsetof(struct api_config, f), 0, lo, hi                                \
+	}
+#define SIZE(n, f, lo, hi)                                                                         \
+	{                                                                                          \
+		n, T_SIZE, offsetof(struct api_config, f), 0, lo, hi                               \
+	}
+#define RATE(n, f, lo, hi)                                                                         \
+	{                                                                                          \
+		n, T_RATE, offsetof(struct api_config, f), 0, lo, hi                               \
+	}
 
 static const struct conf_key conf_keys[] = {
     {"env", T_ENV, 0, 0, 0, 0},
@@ -78,9 +91,9 @@ static const struct conf_key conf_keys[] = {
 /* Prefixes the api owns: an unknown key there is a typo, not forged's. */
 static const char *const owned_prefixes[] = {"api.", "jwt.", "entitlement.", "plan.", "ratelimit."};
 
-static const char *const plan_fields[] = {"tracks",	     "concurrent",
-					  "tenant_concurrent", "spawns_per_hour",
-					  "spawns_per_minute", "retention_days"};
+static const char *const plan_fields[] = {
+    "tracks",	       "concurrent",	    "tenant_concurrent",
+    "spawns_per_hour", "spawns_per_minute", "retention_days"};
 
 static const struct api_plan default_plans[] = {
     {"free", false, {"netplus"}, 1, 1, 3, 10, 2, 7},
@@ -240,7 +253,7 @@ static int set_tracks(struct api_plan *p, const char *v)
 static int set_plan_field(struct api_plan *p, const char *field, const char *v, const char *where,
 			  struct forge_err *err)
 {
-	int *ints[] = {&p->concurrent,	    &p->tenant_concurrent, &p->spawns_per_hour,
+	int *ints[] = {&p->concurrent, &p->tenant_concurrent, &p->spawns_per_hour,
 		       &p->spawns_per_minute, &p->retention_days};
 	long long n;
 
@@ -256,18 +269,19 @@ static int set_plan_field(struct api_plan *p, const char *field, const char *v, 
 		if (strcmp(field, plan_fields[i]) != 0)
 			continue;
 		if (parse_ll(v, 0, i == 5 ? 3650 : 1000000, &n))
-			return forge_err_set(err, -EINVAL, "%s: plan.%s.%s: \"%.64s\" is out of range",
-					     where, p->name, field, v);
-		if (i == 5 && n < 1)
 			return forge_err_set(err, -EINVAL,
-					     "%s: plan.%s.retention_days: at least 1", where,
-					     p->name);
+					     "%s: plan.%s.%s: \"%.64s\" is out of range", where,
+					     p->name, field, v);
+		if (i == 5 && n < 1)
+			return forge_err_set(err, -EINVAL, "%s: plan.%s.retention_days: at least 1",
+					     where, p->name);
 		*ints[i - 1] = (int)n;
 		return 0;
 	}
-	return forge_err_set(err, -EINVAL, "%s: plan.%s.%s: unknown field (tracks, concurrent, "
-				 "tenant_concurrent, spawns_per_hour, spawns_per_minute, "
-				 "retention_days)",
+	return forge_err_set(err, -EINVAL,
+			     "%s: plan.%s.%s: unknown field (tracks, concurrent, "
+			     "tenant_concurrent, spawns_per_hour, spawns_per_minute, "
+			     "retention_days)",
 			     where, p->name, field);
 }
 
@@ -417,8 +431,8 @@ static int check(struct api_config *c, struct forge_err *err)
 				     "(--dev, --allow-plan-header)");
 	if (c->allow_plan_header && !c->dev)
 		return forge_err_set(err, -EINVAL, "--allow-plan-header needs --dev");
-	if (c->policy_pin[0] && (strlen(c->policy_pin) != 64 ||
-				 strspn(c->policy_pin, "0123456789abcdef") != 64))
+	if (c->policy_pin[0] &&
+	    (strlen(c->policy_pin) != 64 || strspn(c->policy_pin, "0123456789abcdef") != 64))
 		return forge_err_set(err, -EINVAL, "policy.pin: 64 lower-case hex digits");
 	if (!c->user[0])
 		return forge_err_set(err, -EINVAL, "api.user: empty");
@@ -450,8 +464,9 @@ int api_config_load(struct api_config *c, const struct api_options *o, struct fo
 	if (!c->access_url_base[0] &&
 	    snprintf(c->access_url_base, sizeof(c->access_url_base), "%s%s/v1/scenarios",
 		     tcp ? "http://" : "", tcp ? c->listen : "") >= (int)sizeof(c->access_url_base))
-		return forge_err_set(err, -ENAMETOOLONG, "api.listen: too long to make "
-							 "api.access_url_base from; set it");
+		return forge_err_set(err, -ENAMETOOLONG,
+				     "api.listen: too long to make "
+				     "api.access_url_base from; set it");
 	return check(c, err);
 }
 
@@ -534,8 +549,8 @@ static int sat_secret(struct api_config *c, char *generated, size_t generated_sz
 	if (rc != -ENOENT)
 		return rc;
 	if (c->sat_secret_file[0])
-		return forge_secret_read_file(c->sat_secret_file, "sat.secret_file",
-					      &c->sat_secret, &c->sat_len, err);
+		return forge_secret_read_file(c->sat_secret_file, "sat.secret_file", &c->sat_secret,
+					      &c->sat_len, err);
 	if (!c->dev)
 		return forge_err_set(err, -ENOENT,
 				     "no SAT secret: set SAT_HMAC_SECRET, SAT_HMAC_SECRET_FILE or "

@@ -19,7 +19,8 @@
 #include "api/internal.h"
 
 #define DB_BUSY_MS 5000
-#define LIVE	   "(state = 'reserved' OR (state = 'active' AND (expires_at IS NULL OR expires_at > ?1)))"
+#define LIVE                                                                                       \
+	"(state = 'reserved' OR (state = 'active' AND (expires_at IS NULL OR expires_at > ?1)))"
 
 /* Each entry moves the schema from version i to i + 1; never edit one that
  * has shipped, add the next. */
@@ -46,7 +47,10 @@ static int db_fail(struct api_db *db, struct forge_err *err, const char *what)
 {
 	int code = sqlite3_extended_errcode(db->h);
 
-	return forge_err_set(err, code == SQLITE_NOMEM ? -ENOMEM : code == SQLITE_BUSY ? -EBUSY : -EIO,
+	return forge_err_set(err,
+			     code == SQLITE_NOMEM  ? -ENOMEM
+			     : code == SQLITE_BUSY ? -EBUSY
+						   : -EIO,
 			     "api.db: %s: %s", what, sqlite3_errmsg(db->h));
 }
 
@@ -256,7 +260,8 @@ static int count_quota(struct api_db *db, const struct api_spawn_rec *r, int64_t
 	int rc;
 
 	memset(q, 0, sizeof(*q));
-	if ((rc = db_count(db, db_prep(db, err, "SELECT count(*) FROM scenarios WHERE " LIVE, "i", now),
+	if ((rc = db_count(db,
+			   db_prep(db, err, "SELECT count(*) FROM scenarios WHERE " LIVE, "i", now),
 			   &q->live_total, NULL, err)) ||
 	    (rc = db_count(db,
 			   db_prep(db, err,
@@ -301,8 +306,7 @@ int api_db_spawn_reserve(struct api_db *db, struct api_spawn_rec *r, int64_t now
 	st = db_prep(db, err, "DELETE FROM scenarios WHERE state = 'reserved' AND created_at < ?1",
 		     "i", stale_before);
 	if ((rc = db_run(db, st, err)) || (rc = lookup_request(db, r, out, err)) ||
-	    (rc = count_quota(db, r, now, &q, err)) ||
-	    (rc = quota(arg, &q, out)))
+	    (rc = count_quota(db, r, now, &q, err)) || (rc = quota(arg, &q, out)))
 		goto rollback;
 	for (int tries = 0; tries < 3; tries++) {
 		new_scenario_id(r->scenario_id);
@@ -355,7 +359,8 @@ int api_db_spawn_commit(struct api_db *db, const struct api_spawn_rec *r, const 
 				 "ssi", r->scenario_id, response, expires_at),
 			 err)) ||
 	    (sqlite3_changes(db->h) != 1 &&
-	     (rc = forge_err_set(err, -ENOENT, "api.db: reservation %s is gone", r->scenario_id))) ||
+	     (rc =
+		  forge_err_set(err, -ENOENT, "api.db: reservation %s is gone", r->scenario_id))) ||
 	    (rc = api_billing_append(db->h, r, now, err)) || (rc = db_exec(db, "COMMIT", err)))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 unlock:
@@ -364,8 +369,7 @@ unlock:
 }
 
 /* One statement on its own, under the lock. */
-static int db_write(struct api_db *db, struct forge_err *err, const char *sql, const char *fmt,
-		    ...)
+static int db_write(struct api_db *db, struct forge_err *err, const char *sql, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -380,12 +384,13 @@ static int db_write(struct api_db *db, struct forge_err *err, const char *sql, c
 
 int api_db_spawn_abort(struct api_db *db, const char *scenario_id, struct forge_err *err)
 {
-	return db_write(db, err, "DELETE FROM scenarios WHERE scenario_id = ?1 AND state = 'reserved'",
-			"s", scenario_id);
+	return db_write(db, err,
+			"DELETE FROM scenarios WHERE scenario_id = ?1 AND state = 'reserved'", "s",
+			scenario_id);
 }
 
-int api_db_scenario_end(struct api_db *db, const char *tenant, const char *scenario_id,
-			int64_t now, struct forge_err *err)
+int api_db_scenario_end(struct api_db *db, const char *tenant, const char *scenario_id, int64_t now,
+			struct forge_err *err)
 {
 	return db_write(db, err,
 			"UPDATE scenarios SET state = 'ended', ended_at = ?3 "
@@ -422,5 +427,6 @@ int api_db_live_by_track(struct api_db *db, int64_t now, json_t **out, struct fo
 
 int api_db_probe(struct api_db *db, int64_t now, struct forge_err *err)
 {
-	return db_write(db, err, "INSERT OR REPLACE INTO meta (k, v) VALUES ('probe', ?1)", "i", now);
+	return db_write(db, err, "INSERT OR REPLACE INTO meta (k, v) VALUES ('probe', ?1)", "i",
+			now);
 }

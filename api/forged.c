@@ -160,8 +160,9 @@ int api_forged_call(struct api_forged *f, const char *op, const char *cid, json_
 		}
 		bool pooled;
 		int fd = conn_get(f, &pooled, err);
-		rc = fd < 0 ? fd
-			    : forge_proto_call(fd, op, cid, json_incref(args), timeout_ms, rep, err);
+		rc = fd < 0
+			 ? fd
+			 : forge_proto_call(fd, op, cid, json_incref(args), timeout_ms, rep, err);
 		if (rc == -EPIPE && pooled) {
 			/* forged closed this idle connection (it restarted): the request
 			 * was never delivered, so a fresh connection is safe for any op. */

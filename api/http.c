@@ -57,7 +57,8 @@ static bool json_content_type(const char *ct)
 	static const char want[] = "application/json";
 	size_t n = sizeof(want) - 1;
 
-	return ct && strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+	return ct && strncasecmp(ct, want, n) == 0 &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 static enum api_method method_of(const char *m)
@@ -282,14 +283,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double s = (double)(t1.tv_sec - cr->t0.tv_sec) + (double)(t1.tv_nsec - cr->t0.tv_nsec) / 1e9;
+	double s =
+	    (double)(t1.tv_sec - cr->t0.tv_sec) + (double)(t1.tv_nsec - cr->t0.tv_nsec) / 1e9;
 	if (cr->answered) {
 		api_metrics_http(h->ctx->metrics, cr->route, cr->method, cr->status, s);
 		snprintf(ms, sizeof(ms), "%.3f", s * 1000.0);
-		json_t *f = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "method", cr->method,
-				      "route", cr->route, "status", cr->status, "duration_ms", ms,
-				      "tenant", cr->tenant, "completed",
-				      why == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+		json_t *f =
+		    json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "method", cr->method, "route",
+			      cr->route, "status", cr->status, "duration_ms", ms, "tenant",
+			      cr->tenant, "completed", why == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 		forge_log_set_correlation_id(cr->cid);
 		forge_log_json(FORGE_LOG_INFO, "request", f);
 		forge_log_set_correlation_id(NULL);
@@ -309,8 +311,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	forge_log(FORGE_LOG_WARN, "libmicrohttpd", "detail", msg, NULL);
 }
 
-int api_http_start(struct api_ctx *ctx, int listen_fd, struct api_http **out,
-		   struct forge_err *err)
+int api_http_start(struct api_ctx *ctx, int listen_fd, struct api_http **out, struct forge_err *err)
 {
 	const struct api_config *c = ctx->cfg;
 	struct api_http *h = calloc(1, sizeof(*h));

@@ -26,7 +26,7 @@ struct forge_policy;
 
 /* --------------------------------------------------------------- time */
 
-int64_t api_now(void);	       /* unix seconds (CLOCK_REALTIME) */
+int64_t api_now(void);		/* unix seconds (CLOCK_REALTIME) */
 int64_t api_monotonic_ms(void); /* CLOCK_MONOTONIC */
 
 /* --------------------------------------------------------------- JWT (jwt.c) */
@@ -130,7 +130,7 @@ enum api_reserve_result {
 
 struct api_reserve_out {
 	enum api_reserve_result result;
-	char *replay;	 /* API_REPLAY: malloc'd JSON text */
+	char *replay; /* API_REPLAY: malloc'd JSON text */
 	char message[256];
 	json_t *reasons; /* API_QUOTA: the quota gate's reasons, or NULL */
 	int retry_after; /* API_QUOTA: seconds */
@@ -163,8 +163,8 @@ int api_db_spawn_commit(struct api_db *db, const struct api_spawn_rec *r, const 
 /* The spawn failed: the reservation goes. */
 int api_db_spawn_abort(struct api_db *db, const char *scenario_id, struct forge_err *err);
 /* The scenario ended (completed, destroyed, failed): it stops counting. */
-int api_db_scenario_end(struct api_db *db, const char *tenant, const char *scenario_id,
-			int64_t now, struct forge_err *err);
+int api_db_scenario_end(struct api_db *db, const char *tenant, const char *scenario_id, int64_t now,
+			struct forge_err *err);
 /* {"<track>": n} of live scenarios. */
 int api_db_live_by_track(struct api_db *db, int64_t now, json_t **out, struct forge_err *err);
 /* A write in a transaction (readyz: storage writable). */
@@ -200,10 +200,10 @@ enum api_breaker_state { API_BREAKER_CLOSED = 0, API_BREAKER_OPEN, API_BREAKER_H
 struct api_forged;
 struct api_forged_cfg {
 	const struct forge_paths *paths;
-	int retries;		/* extra attempts, idempotent ops only */
-	int breaker_failures;	/* consecutive failures that open the circuit */
+	int retries;	      /* extra attempts, idempotent ops only */
+	int breaker_failures; /* consecutive failures that open the circuit */
 	int breaker_cooldown_ms;
-	int pool_max;		/* idle connections kept */
+	int pool_max; /* idle connections kept */
 };
 int api_forged_new(const struct api_forged_cfg *cfg, struct api_forged **out);
 void api_forged_free(struct api_forged *f);
@@ -262,7 +262,7 @@ struct api_ctx {
 	struct api_templates *templates;
 	struct api_cache *cache;
 	struct api_authcache *auth;
-	const struct forge_policy *policy; /* NULL: not loaded (spawn and exec refused) */
+	const struct forge_policy *policy;    /* NULL: not loaded (spawn and exec refused) */
 	char policy_error[FORGE_ERR_MSG_MAX]; /* why not */
 	atomic_int spawns_in_flight;
 };

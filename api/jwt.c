@@ -67,8 +67,8 @@ static bool audience_ok(const json_t *aud, const char *want)
 
 	if (json_is_string(aud))
 		return strcmp(json_string_value(aud), want) == 0;
-	json_array_foreach(aud, i, v) if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
-	    return true;
+	json_array_foreach(aud, i, v) if (json_is_string(v) &&
+					  strcmp(json_string_value(v), want) == 0) return true;
 	return false;
 }
 
@@ -96,7 +96,8 @@ static int check_claims(const struct api_jwt_keys *k, const json_t *claims, int6
 		if (!iss || strcmp(iss, k->issuer) != 0)
 			return REFUSE(err, "wrong issuer");
 	}
-	if (k->audience && k->audience[0] && !audience_ok(json_object_get(claims, "aud"), k->audience))
+	if (k->audience && k->audience[0] &&
+	    !audience_ok(json_object_get(claims, "aud"), k->audience))
 		return REFUSE(err, "wrong audience");
 	return 0;
 }

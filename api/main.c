@@ -22,10 +22,14 @@ int main(int argc, char **argv)
 	    "  --allow-plan-header  development: honour X-Plan (needs --dev)\n"
 	    "Both development options are refused when FORGE_ENV=production.\n";
 	static const struct option opts[] = {
-	    {"root", required_argument, NULL, 'r'},   {"listen", required_argument, NULL, 'l'},
-	    {"user", required_argument, NULL, 'u'},   {"log-level", required_argument, NULL, 'L'},
-	    {"dev", no_argument, NULL, 'd'},	      {"allow-plan-header", no_argument, NULL, 'p'},
-	    {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"dev", no_argument, NULL, 'd'},
+	    {"allow-plan-header", no_argument, NULL, 'p'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct api_options o = {0};

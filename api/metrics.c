@@ -30,7 +30,7 @@ enum mx_family {
 };
 
 static const double http_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-				      0.1,    0.25,  0.5,	 1,	2.5,  5,     10};
+				      0.1,    0.25,  0.5,    1,	    2.5,  5,	 10};
 static const double spawn_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 
 static const struct {
@@ -42,8 +42,8 @@ static const struct {
     [MX_HTTP_DUR] = {"forge_api_http_request_duration_seconds", "HTTP request latency by route",
 		     http_buckets, sizeof(http_buckets) / sizeof(http_buckets[0])},
     [MX_SPAWN_REQ] = {"forge_api_spawn_requests_total", "Spawn requests by track and status"},
-    [MX_SPAWN_DUR] = {"forge_api_spawn_duration_seconds", "Spawn latency by track",
-		      spawn_buckets, sizeof(spawn_buckets) / sizeof(spawn_buckets[0])},
+    [MX_SPAWN_DUR] = {"forge_api_spawn_duration_seconds", "Spawn latency by track", spawn_buckets,
+		      sizeof(spawn_buckets) / sizeof(spawn_buckets[0])},
     [MX_POLICY] = {"forge_api_policy_decisions_total", "Policy decisions by gate and result"},
     [MX_RATELIMIT] = {"forge_api_rate_limited_total", "Requests refused by a rate limit, by class"},
     [MX_FORGED] = {"forge_api_forged_calls_total", "Calls to forged by op and result"},

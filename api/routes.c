@@ -11,7 +11,7 @@
 #include "api/internal.h"
 #include "policy/policy.h"
 
-#define PARAM_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+#define PARAM_CHARS	 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 #define READY_TIMEOUT_MS 2000
 
 #define SPAWNERS (API_ROLE_SPAWN | API_ROLE_ORCHESTRATOR | API_ROLE_ADMIN)
@@ -104,8 +104,9 @@ int api_fail_forged(struct api_response *r, const struct api_request *req, int r
 	}
 	if (rc) {
 		r->retry_after = 1;
-		return api_fail(r, req, 503, "unavailable", "forged is not reachable or did not "
-							    "answer in time");
+		return api_fail(r, req, 503, "unavailable",
+				"forged is not reachable or did not "
+				"answer in time");
 	}
 	int status = forge_proto_http_status(rep->code);
 	const char *code = forge_proto_code_name(rep->code);
@@ -126,7 +127,8 @@ int api_call(struct api_ctx *ctx, const struct api_request *req, const char *op,
 	     int timeout_ms, bool idempotent, struct forge_proto_reply *rep)
 {
 	struct forge_err err = {0};
-	int rc = api_forged_call(ctx->forged, op, req->cid, args, timeout_ms, idempotent, rep, &err);
+	int rc =
+	    api_forged_call(ctx->forged, op, req->cid, args, timeout_ms, idempotent, rep, &err);
 
 	api_metrics_forged(ctx->metrics, op,
 			   rc == -EAGAIN ? "circuit_open"
@@ -228,8 +230,8 @@ void api_dispatch(struct api_ctx *ctx, struct api_request *req, struct api_respo
 		snprintf(req->tenant, sizeof(req->tenant), "%s", id.tenant);
 		if (!(id.roles & req->route->roles)) {
 			roles_text(req->route->roles, roles, sizeof(roles));
-			api_fail(resp, req, 403, "forbidden", "this route needs one of the roles %s",
-				 roles);
+			api_fail(resp, req, 403, "forbidden",
+				 "this route needs one of the roles %s", roles);
 			snprintf(resp->www_auth, sizeof(resp->www_auth),
 				 "Bearer realm=\"forge\", error=\"insufficient_scope\"");
 			goto out;
@@ -285,8 +287,9 @@ int api_h_readyz(struct api_ctx *ctx, struct api_request *req, const struct api_
 
 	(void)id;
 	json_object_set_new(checks, "forged",
-			    check(forged_ok, rc ? "not reachable" : !rep.ok ? rep.message
-								      : "not ok"));
+			    check(forged_ok, rc	       ? "not reachable"
+					     : !rep.ok ? rep.message
+						       : "not ok"));
 	json_object_set_new(checks, "storage", check(storage_ok, err.msg));
 	json_object_set_new(checks, "signing_key",
 			    check(key_ok, forged_ok ? "forged has no signing key"
@@ -340,12 +343,13 @@ int api_h_templates(struct api_ctx *ctx, struct api_request *req, const struct a
 		const char *track = json_string_value(json_object_get(t, "track"));
 		if (!track || !api_plan_has_track(id->plan, track))
 			continue;
-		json_array_append_new(
-		    out, json_pack("{s:s, s:O*, s:O*, s:O*, s:O*, s:O*}", "track", track, "name",
-				   json_object_get(t, "name"), "version", json_object_get(t, "version"),
-				   "tier", json_object_get(t, "tier"), "timeout_minutes",
-				   json_object_get(t, "timeout_minutes"), "title",
-				   json_object_get(t, "title")));
+		json_array_append_new(out,
+				      json_pack("{s:s, s:O*, s:O*, s:O*, s:O*, s:O*}", "track",
+						track, "name", json_object_get(t, "name"),
+						"version", json_object_get(t, "version"), "tier",
+						json_object_get(t, "tier"), "timeout_minutes",
+						json_object_get(t, "timeout_minutes"), "title",
+						json_object_get(t, "title")));
 	}
 	json_decref(list);
 	resp->status = 200;

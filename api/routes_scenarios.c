@@ -17,16 +17,16 @@
 #include "common/sat.h"
 #include "policy/policy.h"
 
-#define ID_CHARS       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
-#define TRACK_CHARS    "abcdefghijklmnopqrstuvwxyz0123456789_-"
-#define SCEN_CHARS     "abcdefghijklmnopqrstuvwxyz0123456789"
-#define CTR_CHARS      "abcdefghijklmnopqrstuvwxyz0123456789_-"
-#define METADATA_MAX   4096  /* bytes of canonical metadata */
-#define ARGV_MAX       64    /* exec arguments */
-#define ARGV_BYTES     16384 /* all of them together */
-#define EXEC_OUT_MAX   65536 /* bytes of stdout, of stderr */
+#define ID_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
+#define TRACK_CHARS	"abcdefghijklmnopqrstuvwxyz0123456789_-"
+#define SCEN_CHARS	"abcdefghijklmnopqrstuvwxyz0123456789"
+#define CTR_CHARS	"abcdefghijklmnopqrstuvwxyz0123456789_-"
+#define METADATA_MAX	4096  /* bytes of canonical metadata */
+#define ARGV_MAX	64    /* exec arguments */
+#define ARGV_BYTES	16384 /* all of them together */
+#define EXEC_OUT_MAX	65536 /* bytes of stdout, of stderr */
 #define EXEC_DEFAULT_MS 10000
-#define EXEC_MAX_MS    60000
+#define EXEC_MAX_MS	60000
 
 static bool str_ok(const char *s, size_t min, size_t max, const char *chars)
 {
@@ -51,9 +51,9 @@ static json_t *scenario_args(const struct api_request *req, const struct api_ide
 /* What a caller sees of a scenario: its own tenant's only (NULL otherwise). */
 static json_t *scenario_view(const json_t *s, const char *tenant)
 {
-	static const char *const keys[] = {"scenario_id", "tenant_id",	"subject",    "track",
-					   "request_id",  "state",	"created_at", "expires_at",
-					   "network_id",  "template",	"containers", "score"};
+	static const char *const keys[] = {"scenario_id", "tenant_id", "subject",    "track",
+					   "request_id",  "state",     "created_at", "expires_at",
+					   "network_id",  "template",  "containers", "score"};
 	const char *owner = json_string_value(json_object_get(s, "tenant_id"));
 	json_t *v = json_object();
 
@@ -239,22 +239,21 @@ static int spawn_quota(void *arg, const struct api_quota_counts *q, struct api_r
 	struct forge_err err = {0};
 
 	if (q->live_subject >= p->concurrent)
-		return quota_refuse(out, 60, "subject %s has %lld live scenarios; plan %s allows %d",
-				    sp->id->sub, (long long)q->live_subject, p->name,
-				    p->concurrent);
+		return quota_refuse(
+		    out, 60, "subject %s has %lld live scenarios; plan %s allows %d", sp->id->sub,
+		    (long long)q->live_subject, p->name, p->concurrent);
 	if (q->spawns_last_hour >= p->spawns_per_hour)
 		return quota_refuse(out, (int)(q->oldest_last_hour + 3600 - sp->now),
 				    "tenant %s spawned %lld scenarios in the last hour; plan %s "
 				    "allows %d",
 				    sp->id->tenant, (long long)q->spawns_last_hour, p->name,
 				    p->spawns_per_hour);
-	json_t *in = json_pack("{s:s, s:s, s:I, s:i, s:I, s:i, s:I, s:i}", "tenant_id",
-			       sp->id->tenant, "plan", p->name, "live_total",
-			       (json_int_t)q->live_total, "host_cap", sp->ctx->cfg->host_cap,
-			       "live_tenant", (json_int_t)q->live_tenant, "plan_max_concurrent",
-			       p->tenant_concurrent, "spawns_last_minute",
-			       (json_int_t)q->spawns_last_minute, "plan_rate_per_minute",
-			       p->spawns_per_minute);
+	json_t *in = json_pack(
+	    "{s:s, s:s, s:I, s:i, s:I, s:i, s:I, s:i}", "tenant_id", sp->id->tenant, "plan",
+	    p->name, "live_total", (json_int_t)q->live_total, "host_cap", sp->ctx->cfg->host_cap,
+	    "live_tenant", (json_int_t)q->live_tenant, "plan_max_concurrent", p->tenant_concurrent,
+	    "spawns_last_minute", (json_int_t)q->spawns_last_minute, "plan_rate_per_minute",
+	    p->spawns_per_minute);
 	int rc = in ? forge_policy_eval(sp->ctx->policy, "quota", in, &d, &err) : -ENOMEM;
 	json_decref(in);
 	if (rc)
@@ -309,11 +308,11 @@ static int spawn_forged(struct spawn *sp, const struct api_request *req, const j
 		forge_log(FORGE_LOG_ERROR, "SAT mint", "error", err.msg, NULL);
 		return api_fail(resp, req, 500, "internal", "could not mint the spawn token"), rc;
 	}
-	json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:O}", "template",
-				 sp->track, "scenario_id", sp->rec.scenario_id, "tenant_id",
-				 sp->id->tenant, "subject", sp->id->sub, "plan", sp->id->plan->name,
-				 "request_id", sp->request_id, "sat", sat, "retention_days",
-				 claims.retention_days, "metadata", sp->metadata);
+	json_t *args =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:O}", "template", sp->track,
+		      "scenario_id", sp->rec.scenario_id, "tenant_id", sp->id->tenant, "subject",
+		      sp->id->sub, "plan", sp->id->plan->name, "request_id", sp->request_id, "sat",
+		      sat, "retention_days", claims.retention_days, "metadata", sp->metadata);
 	forge_memzero(sat, strlen(sat));
 	free(sat);
 	rc = api_call(sp->ctx, req, "spawn", args, c->forged_slow_timeout_ms, false, &rep);
@@ -333,16 +332,18 @@ static int spawn_forged(struct spawn *sp, const struct api_request *req, const j
 	int64_t exp = parse_utc(json_string_value(json_object_get(rep.result, "expires_at")));
 	if (!got || strcmp(got, sp->rec.scenario_id) != 0) {
 		forge_proto_reply_clear(&rep);
-		forge_log(FORGE_LOG_ERROR, "forged spawned under another scenario id", "scenario_id",
-			  sp->rec.scenario_id, NULL);
-		return api_fail(resp, req, 502, "bad_gateway", "forged answered for another scenario"),
+		forge_log(FORGE_LOG_ERROR, "forged spawned under another scenario id",
+			  "scenario_id", sp->rec.scenario_id, NULL);
+		return api_fail(resp, req, 502, "bad_gateway",
+				"forged answered for another scenario"),
 		       -EPROTO;
 	}
 	forge_proto_reply_clear(&rep);
 	if (!exp) /* forged did not say: the template's timeout, else a day */
-		exp = sp->now + (json_integer_value(json_object_get(tpl, "timeout_minutes")) > 0
-				     ? json_integer_value(json_object_get(tpl, "timeout_minutes")) * 60
-				     : 86400);
+		exp = sp->now +
+		      (json_integer_value(json_object_get(tpl, "timeout_minutes")) > 0
+			   ? json_integer_value(json_object_get(tpl, "timeout_minutes")) * 60
+			   : 86400);
 	format_utc(exp, expires);
 	snprintf(url, sizeof(url), "%s/%s", c->access_url_base, sp->rec.scenario_id);
 	resp->body = json_pack("{s:s, s:s, s:s, s:s}", "request_id", sp->request_id, "scenario_id",
@@ -539,16 +540,16 @@ int api_h_get(struct api_ctx *ctx, struct api_request *req, const struct api_ide
 }
 
 /* complete and destroy: forged's slow ops that end a scenario. */
-static int scenario_end(struct api_ctx *ctx, struct api_request *req,
-			const struct api_identity *id, struct api_response *resp, const char *op)
+static int scenario_end(struct api_ctx *ctx, struct api_request *req, const struct api_identity *id,
+			struct api_response *resp, const char *op)
 {
 	struct forge_proto_reply rep;
 	int rc;
 
 	if (!scenario_param(req, resp))
 		return 0;
-	rc = api_call(ctx, req, op, scenario_args(req, id), ctx->cfg->forged_slow_timeout_ms,
-		      false, &rep);
+	rc = api_call(ctx, req, op, scenario_args(req, id), ctx->cfg->forged_slow_timeout_ms, false,
+		      &rep);
 	api_cache_drop(ctx->cache, req->param);
 	if (rc || !rep.ok) {
 		api_fail_forged(resp, req, rc, &rep);
@@ -601,13 +602,14 @@ static int exec_parse(const struct api_request *req, const json_t *body, struct 
 	}
 	x->container = json_string_value(json_object_get(body, "container"));
 	if (!str_ok(x->container, 1, API_NAME_MAX, CTR_CHARS))
-		return api_fail(resp, req, 400, "bad_request", "container: [a-z0-9_-]{1,64} required"),
+		return api_fail(resp, req, 400, "bad_request",
+				"container: [a-z0-9_-]{1,64} required"),
 		       -EINVAL;
 	x->argv = json_object_get(body, "argv");
 	if (!json_is_array(x->argv) || !json_array_size(x->argv) ||
 	    json_array_size(x->argv) > ARGV_MAX)
-		return api_fail(resp, req, 400, "bad_request",
-				"argv: an array of 1 to %d strings", ARGV_MAX),
+		return api_fail(resp, req, 400, "bad_request", "argv: an array of 1 to %d strings",
+				ARGV_MAX),
 		       -EINVAL;
 	json_array_foreach(x->argv, i, v)
 	{

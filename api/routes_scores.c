@@ -59,10 +59,10 @@ int api_h_score(struct api_ctx *ctx, struct api_request *req, const struct api_i
 		snprintf(url[i], sizeof(url[i]), "/v1/scores/%s/%s", req->param,
 			 score_files[i].name);
 	resp->status = 200;
-	resp->body = json_pack("{s:s, s:O*, s:{s:s, s:s, s:s}}", "scenario_id", req->param,
-			       "score", json_object_get(rep.result, "score"), "artifacts",
-			       score_files[0].name, url[0], score_files[1].name, url[1],
-			       score_files[2].name, url[2]);
+	resp->body =
+	    json_pack("{s:s, s:O*, s:{s:s, s:s, s:s}}", "scenario_id", req->param, "score",
+		      json_object_get(rep.result, "score"), "artifacts", score_files[0].name,
+		      url[0], score_files[1].name, url[1], score_files[2].name, url[2]);
 	forge_proto_reply_clear(&rep);
 	return 0;
 }
@@ -104,9 +104,9 @@ int api_h_score_file(struct api_ctx *ctx, struct api_request *req, const struct 
 	forge_proto_reply_clear(&rep);
 	if (fd < 0) {
 		forge_log(FORGE_LOG_ERROR, "score file", "file", which, "error", err.msg, NULL);
-		return fd == -ENOENT ? api_fail(resp, req, 404, "not_found", "no %s yet", which)
-				     : api_fail(resp, req, 500, "internal", "the %s is not readable",
-						which);
+		return fd == -ENOENT
+			   ? api_fail(resp, req, 404, "not_found", "no %s yet", which)
+			   : api_fail(resp, req, 500, "internal", "the %s is not readable", which);
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);

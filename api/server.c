@@ -38,8 +38,9 @@ static int listen_unix(const char *path, uid_t uid, gid_t gid, struct forge_err 
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path) || path[0] != '/')
-		return forge_err_set(err, -EINVAL, "--listen unix:%s: an absolute path of at most "
-						   "%zu bytes",
+		return forge_err_set(err, -EINVAL,
+				     "--listen unix:%s: an absolute path of at most "
+				     "%zu bytes",
 				     path, sizeof(sa.sun_path) - 1);
 	strcpy(sa.sun_path, path);
 	/* A stale socket from a previous run goes; anything else stays. */
@@ -70,7 +71,8 @@ int api_listen(const char *spec, uid_t uid, gid_t gid, struct forge_err *err)
 	if (strncmp(spec, "unix:", 5) == 0)
 		return listen_unix(spec + 5, uid, gid, err);
 	if (!colon || (size_t)(colon - spec) >= sizeof(host))
-		return forge_err_set(err, -EINVAL, "listen %s: expected HOST:PORT or unix:PATH", spec);
+		return forge_err_set(err, -EINVAL, "listen %s: expected HOST:PORT or unix:PATH",
+				     spec);
 	port = strtol(colon + 1, &end, 10);
 	if (*end || end == colon + 1 || port < 1 || port > 65535)
 		return forge_err_set(err, -EINVAL, "listen %s: the port must be 1..65535", spec);
@@ -114,12 +116,14 @@ static int lookup_user(const char *name, uid_t *uid, gid_t *gid, struct forge_er
 	char buf[4096];
 
 	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
-		return forge_err_set(err, -ENOENT, "api.user: no user \"%s\" (create it, or name "
-						   "another with --user)",
+		return forge_err_set(err, -ENOENT,
+				     "api.user: no user \"%s\" (create it, or name "
+				     "another with --user)",
 				     name);
 	if (pw.pw_uid == 0)
-		return forge_err_set(err, -EPERM, "api.user: %s is root; forge-api never serves "
-						  "as root",
+		return forge_err_set(err, -EPERM,
+				     "api.user: %s is root; forge-api never serves "
+				     "as root",
 				     name);
 	*uid = pw.pw_uid;
 	*gid = pw.pw_gid;
@@ -154,8 +158,7 @@ static int state_dir(const struct api_config *c, uid_t uid, gid_t gid, struct fo
 		return forge_err_errno(err, errno, "%s", path);
 	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return forge_err_set(err, -ENOTDIR, "%s: not a directory", path);
-	if (uid != (uid_t)-1 && (st.st_uid != uid || st.st_gid != gid) &&
-	    chown(path, uid, gid) < 0)
+	if (uid != (uid_t)-1 && (st.st_uid != uid || st.st_gid != gid) && chown(path, uid, gid) < 0)
 		return forge_err_errno(err, errno, "chown %s", path);
 	return 0;
 }
@@ -199,7 +202,8 @@ static int serve(struct api_config *c, int listen_fd, const sigset_t *sigs, stru
 		goto out;
 	}
 	if (api_forged_new(&fcfg, &ctx.forged) || api_ratelimit_new(c->rl, &ctx.rl) ||
-	    api_metrics_new(&ctx.metrics) || api_templates_new(c->templates_ttl_s, &ctx.templates) ||
+	    api_metrics_new(&ctx.metrics) ||
+	    api_templates_new(c->templates_ttl_s, &ctx.templates) ||
 	    api_cache_new(c->status_cache_ms, &ctx.cache) || api_authcache_new(&ctx.auth)) {
 		close(listen_fd);
 		rc = forge_err_set(err, -ENOMEM, "out of memory");
@@ -208,8 +212,8 @@ static int serve(struct api_config *c, int listen_fd, const sigset_t *sigs, stru
 	load_policy(&ctx, &policy);
 	if ((rc = api_http_start(&ctx, listen_fd, &http, err)))
 		goto out;
-	forge_log(FORGE_LOG_INFO, "forge-api serving", "listen", c->listen, "db", c->db_path,
-		  "env", c->production ? "production" : "development", NULL);
+	forge_log(FORGE_LOG_INFO, "forge-api serving", "listen", c->listen, "db", c->db_path, "env",
+		  c->production ? "production" : "development", NULL);
 	while (sigwait(sigs, &sig) == 0 && sig != SIGTERM && sig != SIGINT)
 		;
 	forge_log(FORGE_LOG_INFO, "forge-api stopping", "signal", strsignal(sig), NULL);

@@ -105,7 +105,8 @@ int main(int argc, char **argv)
 			ssize_t len = p[i].revents ? forge_proto_recv(p[i].fd, buf, 0, &err) : 0;
 			if (!p[i].revents)
 				continue;
-			if (len > 0 && forge_proto_parse_request(buf, (size_t)len, &req, &err) == 0) {
+			if (len > 0 &&
+			    forge_proto_parse_request(buf, (size_t)len, &req, &err) == 0) {
 				json_t *reply = answer(&req, argv[2], argv[3]);
 				forge_proto_send(p[i].fd, reply, &err);
 				json_decref(reply);

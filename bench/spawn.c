@@ -29,11 +29,18 @@
  *                                   percentiles; the median of an even count is the
  *                                   mean of the two middle values)
  *   rss <live> <VmRSS kB> <VmHWM kB>   forged's memory with <live> scenarios (--pid)
+ *   memavailable <live> <kB>        the host's MemAvailable with <live> scenarios
  *   density running <n>             scenarios "list" reports running at the peak
  *   density destroy_all <ns>        all of them destroyed, one after the other
  *   error <text>                    and exit status 1
  * Series: forge_spawn (request to reply), forge_destroy, forge_total (the two
- * of one round), forge_internal (forged's own time in scenario_spawn),
+ * of one round), forge_internal (forged's own time in scenario_spawn); with
+ * --pid, what forged's main thread did during each spawn and destroy, from
+ * /proc/<pid>/schedstat and stat: forge_{spawn,destroy}_cpu (time on a CPU),
+ * forge_{spawn,destroy}_runq (time runnable but waiting for a CPU: the
+ * machine's load), forge_{spawn,destroy}_blocked (the rest of the request:
+ * asleep on disk syncs, on container processes setting up or dying) and
+ * forge_{spawn,destroy}_faults (page faults, a count);
  * peer_up, peer_down, peer_total; density_spawn (every density spawn, in
  * order), density_first and density_last (the first and last 10 of them),
  * density_destroy; with --fsync-probe: fsync_file (fsync of a small new
@@ -67,6 +74,14 @@ enum series_id {
 	FORGE_DESTROY,
 	FORGE_TOTAL,
 	FORGE_INTERNAL,
+	FORGE_SPAWN_CPU, /* then _RUNQ, _BLOCKED, _FAULTS in this order */
+	FORGE_SPAWN_RUNQ,
+	FORGE_SPAWN_BLOCKED,
+	FORGE_SPAWN_FAULTS,
+	FORGE_DESTROY_CPU,
+	FORGE_DESTROY_RUNQ,
+	FORGE_DESTROY_BLOCKED,
+	FORGE_DESTROY_FAULTS,
 	PEER_UP,
 	PEER_DOWN,
 	PEER_TOTAL,
@@ -81,9 +96,28 @@ enum series_id {
 };
 
 static const char *const series_name[N_SERIES] = {
-    "forge_spawn",     "forge_destroy", "forge_total",	 "forge_internal", "peer_up",
-    "peer_down",       "peer_total",	"density_spawn", "density_first",  "density_last",
-    "density_destroy", "fsync_file",	"fsync_dir",	 "fsync_append",
+    "forge_spawn",
+    "forge_destroy",
+    "forge_total",
+    "forge_internal",
+    "forge_spawn_cpu",
+    "forge_spawn_runq",
+    "forge_spawn_blocked",
+    "forge_spawn_faults",
+    "forge_destroy_cpu",
+    "forge_destroy_runq",
+    "forge_destroy_blocked",
+    "forge_destroy_faults",
+    "peer_up",
+    "peer_down",
+    "peer_total",
+    "density_spawn",
+    "density_first",
+    "density_last",
+    "density_destroy",
+    "fsync_file",
+    "fsync_dir",
+    "fsync_append",
 };
 
 static struct series {
@@ -133,9 +167,11 @@ static void print_stats(void)
 		qsort(s->v, s->n, sizeof(*s->v), cmp_ll);
 		double med = s->n % 2 ? (double)s->v[s->n / 2]
 				      : ((double)s->v[s->n / 2 - 1] + (double)s->v[s->n / 2]) / 2;
-		printf("stat %s %zu %.3f %.3f %.3f %.3f %.3f\n", series_name[i], s->n, med / 1e6,
-		       (double)pct(s->v, s->n, 0.10) / 1e6, (double)pct(s->v, s->n, 0.90) / 1e6,
-		       (double)s->v[0] / 1e6, (double)s->v[s->n - 1] / 1e6);
+		/* ns series print in ms; counts as they are */
+		double d = i == FORGE_SPAWN_FAULTS || i == FORGE_DESTROY_FAULTS ? 1 : 1e6;
+		printf("stat %s %zu %.3f %.3f %.3f %.3f %.3f\n", series_name[i], s->n, med / d,
+		       (double)pct(s->v, s->n, 0.10) / d, (double)pct(s->v, s->n, 0.90) / d,
+		       (double)s->v[0] / d, (double)s->v[s->n - 1] / d);
 	}
 }
 
@@ -247,6 +283,20 @@ static long running_count(struct bench *b)
 	return n;
 }
 
+/* The host's MemAvailable (kB): what all the scenarios' processes, their
+ * namespaces and forged take together (other processes move it too). */
+static void print_meminfo(long live)
+{
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "MemAvailable:", 13) == 0)
+			printf("memavailable %ld %ld\n", live, strtol(line + 13, NULL, 10));
+	if (f)
+		fclose(f);
+}
+
 /* forged's VmRSS and VmHWM (kB) from /proc/<pid>/status. */
 static void print_rss(pid_t pid, long live)
 {
@@ -318,18 +368,74 @@ static long long peer_step(const char *script, const char *step, const char *nam
 	return t1 - t0;
 }
 
+/* What the kernel counts for forged's main thread. */
+struct task_use {
+	long long cpu, runq; /* ns on a CPU, ns runnable but waiting for one */
+	long long faults;    /* minor + major page faults */
+};
+
+static int task_use(pid_t pid, struct task_use *u)
+{
+	char path[64], buf[1024];
+	unsigned long long cpu, runq, minflt, majflt;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	ok = fscanf(f, "%llu %llu", &cpu, &runq) == 2;
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!ok || !(f = fopen(path, "re")))
+		return -1;
+	/* fields after the command name, which ends at the last ')' */
+	ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	char *p = ok ? strrchr(buf, ')') : NULL;
+	if (!p ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %llu %*u %llu", &minflt, &majflt) != 2)
+		return -1;
+	*u = (struct task_use){(long long)cpu, (long long)runq, (long long)(minflt + majflt)};
+	return 0;
+}
+
+/* Samples what forged's thread did since a, in a request of wall ns: on a
+ * CPU, waiting for one, and neither (blocked: disk syncs, children). */
+static void sample_use(pid_t pid, const struct task_use *a, long long wall, enum series_id cpu)
+{
+	struct task_use b;
+
+	if (pid <= 0 || task_use(pid, &b) < 0)
+		return;
+	sample(cpu, b.cpu - a->cpu);
+	sample(cpu + 1, b.runq - a->runq);
+	sample(cpu + 2, wall - (b.cpu - a->cpu) - (b.runq - a->runq));
+	sample(cpu + 3, b.faults - a->faults);
+}
+
 /* One forge round: spawn, destroy; samples printed when measured. */
 static int forge_round(struct bench *b, bool measured)
 {
 	char id[ID_MAX + 1];
 	long long spawn_ns, destroy_ns;
+	struct task_use u0 = {0}, u1 = {0};
+	bool use = measured && b->forged > 0;
 
 	long long before = spawn_seconds_sum(b);
+	if (use && task_use(b->forged, &u0) < 0)
+		use = false;
 	if (before < 0 || spawn_one(b, id, &spawn_ns) < 0)
 		return -1;
+	if (use)
+		sample_use(b->forged, &u0, spawn_ns, FORGE_SPAWN_CPU);
 	long long after = spawn_seconds_sum(b);
+	if (use && task_use(b->forged, &u1) < 0)
+		use = false;
 	if (destroy_one(b, id, &destroy_ns) < 0 || after < 0)
 		return -1;
+	if (use)
+		sample_use(b->forged, &u1, destroy_ns, FORGE_DESTROY_CPU);
 	if (measured) {
 		sample(FORGE_SPAWN, spawn_ns);
 		sample(FORGE_DESTROY, destroy_ns);
@@ -374,6 +480,7 @@ static int density(struct bench *b, int n)
 	long long ns;
 
 	print_rss(b->forged, 0);
+	print_meminfo(0);
 	for (; up < n; up++) {
 		if (spawn_one(b, ids[up], &ns) < 0) {
 			rc = -1;
@@ -390,6 +497,7 @@ static int density(struct bench *b, int n)
 	}
 	if (rc == 0) {
 		print_rss(b->forged, up);
+		print_meminfo(up);
 		long running = running_count(b);
 		printf("density running %ld\n", running);
 		if (running != up) {

@@ -360,8 +360,8 @@ fi
 # kind, the rest (user space, and strace's own cost between syscalls), and which files
 # were synced. Ids, digests and temporary names are folded so that requests add up.
 classify() {
-	sed -E -e "s|$2/||g" -e 's/[0-9a-f]{64}/<digest>/g' -e 's/\.[0-9a-f]{16}\.tmp/.tmp/g' \
-		-e 's/[0-9a-f]{12}/<id>/g' "$1" | awk '
+	sed -E -e "s|$2/||g" -e 's/[0-9a-f]{64}/DIGEST/g' -e 's/\.[0-9a-f]{16}\.tmp/.tmp/g' \
+		-e 's/[0-9a-f]{12}/ID/g' "$1" | awk '
 	function kind(line, name) {
 		if (name ~ /^(fsync|fdatasync|syncfs|sync_file_range)$/) return "disk sync (fsync, fdatasync)"
 		if (name ~ /^(poll|ppoll|epoll_wait|epoll_pwait|waitid|wait4|pselect6|select)$/)

@@ -47,9 +47,12 @@ static json_t *split_roles(const char *s)
 int cmd_dev_token(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"tenant", required_argument, NULL, 't'}, {"sub", required_argument, NULL, 's'},
-	    {"roles", required_argument, NULL, 'r'},  {"plan", required_argument, NULL, 'p'},
-	    {"ttl", required_argument, NULL, 'T'},    {"help", no_argument, NULL, 'h'},
+	    {"tenant", required_argument, NULL, 't'},
+	    {"sub", required_argument, NULL, 's'},
+	    {"roles", required_argument, NULL, 'r'},
+	    {"plan", required_argument, NULL, 'p'},
+	    {"ttl", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *tenant = NULL, *sub = NULL, *roles = NULL, *plan = NULL;
@@ -78,7 +81,8 @@ int cmd_dev_token(const struct cli_globals *g, int argc, char **argv)
 		case 'T':
 			ttl = strtol(optarg, &end, 10);
 			if (*end || ttl < 1)
-				return cli_fail(EXIT_USAGE, argv[0], "--ttl: a positive number of seconds");
+				return cli_fail(EXIT_USAGE, argv[0],
+						"--ttl: a positive number of seconds");
 			break;
 		case 'h':
 			fputs(dev_token_usage, stdout);
@@ -119,9 +123,9 @@ int cmd_dev_token(const struct cli_globals *g, int argc, char **argv)
 	time_t now = time(NULL);
 	forge_random_hex(jti, 32);
 	role_list = split_roles(roles);
-	claims = role_list ? json_pack("{s:s, s:s, s:s, s:s, s:O, s:I, s:I, s:s}", "iss", cfg.issuer,
-				       "aud", cfg.audience, "sub", sub, "tenant_id", tenant,
-				       "roles", role_list, "iat", (json_int_t)now, "exp",
+	claims = role_list ? json_pack("{s:s, s:s, s:s, s:s, s:O, s:I, s:I, s:s}", "iss",
+				       cfg.issuer, "aud", cfg.audience, "sub", sub, "tenant_id",
+				       tenant, "roles", role_list, "iat", (json_int_t)now, "exp",
 				       (json_int_t)(now + ttl), "jti", jti)
 			   : NULL;
 	if (claims && plan)

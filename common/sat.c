@@ -26,13 +26,12 @@ static int secret_check_len(size_t len, const char *what, struct forge_err *err)
 		return forge_err_set(err, -EINVAL, "%s: %zu bytes, at least %d are needed", what,
 				     len, FORGE_SAT_SECRET_MIN);
 	if (len > FORGE_SAT_SECRET_MAX)
-		return forge_err_set(err, -EINVAL, "%s: over %d bytes", what,
-				     FORGE_SAT_SECRET_MAX);
+		return forge_err_set(err, -EINVAL, "%s: over %d bytes", what, FORGE_SAT_SECRET_MAX);
 	return 0;
 }
 
-int forge_secret_read_file(const char *path, const char *what, unsigned char **secret,
-			   size_t *len, struct forge_err *err)
+int forge_secret_read_file(const char *path, const char *what, unsigned char **secret, size_t *len,
+			   struct forge_err *err)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -92,11 +91,11 @@ int forge_sat_secret_from_env(unsigned char **secret, size_t *len, bool *legacy,
 
 /* ---------------------------------------------------------------- claims */
 
-#define ID_CHARS     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
-#define TRACK_CHARS  "abcdefghijklmnopqrstuvwxyz0123456789_-"
-#define PLAN_CHARS   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-#define SCEN_CHARS   "abcdefghijklmnopqrstuvwxyz0123456789"
-#define JTI_CHARS    "0123456789abcdef"
+#define ID_CHARS      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
+#define TRACK_CHARS   "abcdefghijklmnopqrstuvwxyz0123456789_-"
+#define PLAN_CHARS    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+#define SCEN_CHARS    "abcdefghijklmnopqrstuvwxyz0123456789"
+#define JTI_CHARS     "0123456789abcdef"
 #define RETENTION_MAX 3650
 
 static bool sat_str_ok(const char *s, size_t min, size_t max, const char *chars)
@@ -132,9 +131,10 @@ static int sat_check(const struct forge_sat_claims *c, struct forge_err *err)
 		return forge_err_set(err, FORGE_SAT_MALFORMED,
 				     "SAT claim \"retention_days\" must be 1..%d", RETENTION_MAX);
 	if (c->iat <= 0 || c->exp <= c->iat || c->exp - c->iat > FORGE_SAT_MAX_TTL)
-		return forge_err_set(err, FORGE_SAT_MALFORMED,
-				     "SAT claims \"iat\"/\"exp\": exp must follow iat by at most %d s",
-				     FORGE_SAT_MAX_TTL);
+		return forge_err_set(
+		    err, FORGE_SAT_MALFORMED,
+		    "SAT claims \"iat\"/\"exp\": exp must follow iat by at most %d s",
+		    FORGE_SAT_MAX_TTL);
 	return 0;
 }
 
@@ -160,8 +160,8 @@ static int sat_from_json(const json_t *j, struct forge_sat_claims *c, struct for
 	if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
 			   "{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:s}", "sub", &sub,
 			   "tenant_id", &tenant, "track", &track, "plan", &plan, "retention_days",
-			   &retention, "scenario_id", &scen, "request_id", &req, "iat", &iat,
-			   "exp", &exp, "jti", &jti) != 0)
+			   &retention, "scenario_id", &scen, "request_id", &req, "iat", &iat, "exp",
+			   &exp, "jti", &jti) != 0)
 		return forge_err_set(err, FORGE_SAT_MALFORMED, "SAT claims: %s", jerr.text);
 	if ((rc = sat_copy(c->sub, sizeof(c->sub), sub, "sub", err)) ||
 	    (rc = sat_copy(c->tenant_id, sizeof(c->tenant_id), tenant, "tenant_id", err)) ||
@@ -239,9 +239,9 @@ int forge_sat_verify(const char *token, const void *secret, size_t secret_len, i
 	memset(c, 0, sizeof(*c));
 	if (tlen == 0 || tlen > FORGE_SAT_MAX || !dot || dot == token || !dot[1] ||
 	    memchr(dot + 1, '.', tlen - (size_t)(dot + 1 - token)))
-		return forge_err_set(err, FORGE_SAT_MALFORMED,
-				     "SAT: not two base64url parts joined by '.' (at most %d bytes)",
-				     FORGE_SAT_MAX);
+		return forge_err_set(
+		    err, FORGE_SAT_MALFORMED,
+		    "SAT: not two base64url parts joined by '.' (at most %d bytes)", FORGE_SAT_MAX);
 	if ((rc = secret_check_len(secret_len, "SAT secret", err)))
 		return rc;
 	if (forge_base64url_decode(mac, sizeof(mac), &mac_len, dot + 1,

@@ -71,8 +71,8 @@ int forge_sat_secret_from_env(unsigned char **secret, size_t *len, bool *legacy,
 
 /* Reads a secret file (at most FORGE_SAT_SECRET_MAX bytes, trailing newlines
  * dropped, at least FORGE_SAT_SECRET_MIN bytes left); what names it in errors. */
-int forge_secret_read_file(const char *path, const char *what, unsigned char **secret,
-			   size_t *len, struct forge_err *err);
+int forge_secret_read_file(const char *path, const char *what, unsigned char **secret, size_t *len,
+			   struct forge_err *err);
 /* Zeroes then frees a secret. */
 void forge_secret_free(unsigned char *secret, size_t len);
 

@@ -45,11 +45,11 @@
 #include "common/proto.h"
 #include "common/sat.h"
 
-#define HS_SECRET  "e2e-hs256-secret-0123456789abcdef0123"
-#define SAT_SECRET "e2e-sat-secret-0123456789abcdef012345"
-#define KEY_ID	   "0123456789abcdef"
+#define HS_SECRET   "e2e-hs256-secret-0123456789abcdef0123"
+#define SAT_SECRET  "e2e-sat-secret-0123456789abcdef012345"
+#define KEY_ID	    "0123456789abcdef"
 #define MAX_CLIENTS 256
-#define MAX_SCEN   128
+#define MAX_SCEN    128
 
 /* ================================================================ fake forged */
 
@@ -68,7 +68,7 @@ static struct {
 	int n_scen;
 	char jtis[MAX_SCEN][33];
 	int n_jtis;
-	atomic_int drop_next; /* close the next N connections that send a request */
+	atomic_int drop_next;	      /* close the next N connections that send a request */
 	atomic_int leak_other_tenant; /* "list" also returns another tenant's scenario */
 	atomic_int seen_spawn, seen_get, seen_health, sat_bad;
 } fake;
@@ -86,9 +86,9 @@ static json_t *scen_json(const struct scen *s)
 			 "scenario_id", s->id, "tenant_id", s->tenant, "subject", s->subject,
 			 "track", s->track, "request_id", "r", "state", s->state, "created_at", now,
 			 "expires_at", exp, "network_id", "forge-net", "template", "name", s->track,
-			 "version", "1.0.0", "hash", "h", "containers", "name", "learner",
-			 "state", "running", "learner_access", 1, "addresses", "10.10.0.10/24",
-			 "name", "target", "state", "running", "learner_access", 0, "addresses",
+			 "version", "1.0.0", "hash", "h", "containers", "name", "learner", "state",
+			 "running", "learner_access", 1, "addresses", "10.10.0.10/24", "name",
+			 "target", "state", "running", "learner_access", 0, "addresses",
 			 "10.10.0.20/24");
 }
 
@@ -117,12 +117,16 @@ static json_t *fake_spawn(uint64_t id, const json_t *a)
 	atomic_fetch_add(&fake.seen_spawn, 1);
 	if (rc) {
 		atomic_fetch_add(&fake.sat_bad, 1);
-		return error(id, rc == FORGE_SAT_EXPIRED ? FORGE_E_TOKEN_EXPIRED : FORGE_E_UNAUTHORIZED,
+		return error(id,
+			     rc == FORGE_SAT_EXPIRED ? FORGE_E_TOKEN_EXPIRED : FORGE_E_UNAUTHORIZED,
 			     err.msg);
 	}
-	const char *must[][2] = {
-	    {"tenant_id", c.tenant_id}, {"subject", c.sub},	      {"plan", c.plan},
-	    {"template", c.track},	{"scenario_id", c.scenario_id}, {"request_id", c.request_id}};
+	const char *must[][2] = {{"tenant_id", c.tenant_id},
+				 {"subject", c.sub},
+				 {"plan", c.plan},
+				 {"template", c.track},
+				 {"scenario_id", c.scenario_id},
+				 {"request_id", c.request_id}};
 	for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++) {
 		const char *v = json_string_value(json_object_get(a, must[i][0]));
 		if (!v || strcmp(v, must[i][1]) != 0) {
@@ -189,27 +193,28 @@ static json_t *fake_op(const struct forge_proto_request *r)
 
 	if (strcmp(r->op, "health") == 0) {
 		atomic_fetch_add(&fake.seen_health, 1);
-		return forge_proto_reply_ok(
-		    r->id, json_pack("{s:b, s:s, s:i, s:[], s:s, s:s}", "ok", 1, "version", "fake",
-				     "live", fake.n_scen, "paused", "signing_key", KEY_ID,
-				     "policy_bundle", "x"));
+		return forge_proto_reply_ok(r->id, json_pack("{s:b, s:s, s:i, s:[], s:s, s:s}",
+							     "ok", 1, "version", "fake", "live",
+							     fake.n_scen, "paused", "signing_key",
+							     KEY_ID, "policy_bundle", "x"));
 	}
 	if (strcmp(r->op, "templates") == 0)
 		return forge_proto_reply_ok(
-		    r->id, json_pack("{s:[{s:s, s:s, s:s, s:s, s:i, s:s}, {s:s, s:s, s:s, s:s, s:i, "
-				     "s:s}, {s:s, s:s, s:s, s:s, s:i, s:s}]}",
-				     "templates", "name", "netplus", "version", "1.0.0", "track",
-				     "netplus", "tier", "1", "timeout_minutes", 60, "title", "Net+",
-				     "name", "ccna", "version", "1.0.0", "track", "ccna", "tier", "2",
-				     "timeout_minutes", 90, "title", "CCNA", "name", "cissp", "version",
-				     "1.0.0", "track", "cissp", "tier", "3", "timeout_minutes", 120,
-				     "title", "CISSP"));
+		    r->id,
+		    json_pack("{s:[{s:s, s:s, s:s, s:s, s:i, s:s}, {s:s, s:s, s:s, s:s, s:i, "
+			      "s:s}, {s:s, s:s, s:s, s:s, s:i, s:s}]}",
+			      "templates", "name", "netplus", "version", "1.0.0", "track",
+			      "netplus", "tier", "1", "timeout_minutes", 60, "title", "Net+",
+			      "name", "ccna", "version", "1.0.0", "track", "ccna", "tier", "2",
+			      "timeout_minutes", 90, "title", "CCNA", "name", "cissp", "version",
+			      "1.0.0", "track", "cissp", "tier", "3", "timeout_minutes", 120,
+			      "title", "CISSP"));
 	if (strcmp(r->op, "keys") == 0) {
 		const char *kid = json_string_value(json_object_get(a, "key_id"));
 		json_t *keys = json_array();
 		if (!kid || strcmp(kid, KEY_ID) == 0)
-			json_array_append_new(keys, json_pack("{s:s, s:s}", "key_id", KEY_ID,
-							      "purpose", "verdict"));
+			json_array_append_new(
+			    keys, json_pack("{s:s, s:s}", "key_id", KEY_ID, "purpose", "verdict"));
 		return forge_proto_reply_ok(r->id, json_pack("{s:o}", "keys", keys));
 	}
 	if (strcmp(r->op, "spawn") == 0)
@@ -465,10 +470,10 @@ static int http(const char *method, const char *path, const char *token, const c
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
 	if (body)
 		snprintf(length, sizeof(length),
-			 "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-			 strlen(body));
-	int n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s\r\n%s",
-			 method, path, auth, extra ? extra : "", length, body ? body : "");
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n", strlen(body));
+	int n =
+	    asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s\r\n%s",
+		     method, path, auth, extra ? extra : "", length, body ? body : "");
 	if (n < 0)
 		return -1;
 	int rc = http_raw(req, (size_t)n, r);
@@ -550,8 +555,8 @@ static int free_port(void)
 static void copy_policy(const char *dst)
 {
 	char cmd[PATH_MAX * 2];
-	const char *src = getenv("FORGE_POLICY_RULES") ? getenv("FORGE_POLICY_RULES")
-							: "policy/rules";
+	const char *src =
+	    getenv("FORGE_POLICY_RULES") ? getenv("FORGE_POLICY_RULES") : "policy/rules";
 
 	snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s' && chmod -R a+rX '%s'", src, dst, dst);
 	assert_int_equal(system(cmd), 0);
@@ -621,9 +626,15 @@ static int group_setup(void **state)
 	const struct {
 		const char *rel;
 		mode_t mode;
-	} dirs[] = {{"", 0755},	       {"etc", 0755}, {"etc/forge", 0755}, {"var", 0755},
-		    {"var/lib", 0755}, {"var/lib/forge", 0711}, {"var/lib/forge/results", 0755},
-		    {"run", 0755},     {"run/forge", 0755}};
+	} dirs[] = {{"", 0755},
+		    {"etc", 0755},
+		    {"etc/forge", 0755},
+		    {"var", 0755},
+		    {"var/lib", 0755},
+		    {"var/lib/forge", 0711},
+		    {"var/lib/forge/results", 0755},
+		    {"run", 0755},
+		    {"run/forge", 0755}};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", env.root, dirs[i].rel);
 		if (mkdir(path, dirs[i].mode) < 0 && errno != EEXIST)
@@ -796,8 +807,8 @@ static void test_auth_matrix(void **state)
 		if (r.status != cases[i].status)
 			fail_msg("%s: status %d, want %d (%s)", cases[i].name, r.status,
 				 cases[i].status, r.body);
-		if (cases[i].status == 401 &&
-		    strncmp(hdr(&r, "WWW-Authenticate", v, sizeof(v)), "Bearer realm=\"forge\"", 20))
+		if (cases[i].status == 401 && strncmp(hdr(&r, "WWW-Authenticate", v, sizeof(v)),
+						      "Bearer realm=\"forge\"", 20))
 			fail_msg("%s: no WWW-Authenticate challenge", cases[i].name);
 		if (cases[i].why && !strstr(jstr(&r, "error.message"), cases[i].why))
 			fail_msg("%s: \"%s\" not in \"%s\"", cases[i].name, cases[i].why,
@@ -855,9 +866,8 @@ static void test_flow(void **state)
 			 403);
 	assert_string_equal(jstr(&r, "error.code"), "policy_denied");
 	http_clear(&r);
-	assert_int_equal(http("POST", path, tok, NULL,
-			      "{\"container\":\"nope\",\"argv\":[\"ip\"]}", &r),
-			 404);
+	assert_int_equal(
+	    http("POST", path, tok, NULL, "{\"container\":\"nope\",\"argv\":[\"ip\"]}", &r), 404);
 	http_clear(&r);
 	/* scores before completion: forged's conflict, mapped */
 	snprintf(path, sizeof(path), "/v1/scores/%s", id);
@@ -925,7 +935,8 @@ static void test_plans(void **state)
 	char *learner = token("t-plan", "dave", "forge.learner", "pro");
 
 	(void)state;
-	assert_int_equal(http("POST", "/v1/spawn", free_tok, NULL, "{\"track\":\"ccna\"}", &r), 403);
+	assert_int_equal(http("POST", "/v1/spawn", free_tok, NULL, "{\"track\":\"ccna\"}", &r),
+			 403);
 	assert_non_null(strstr(jstr(&r, "error.message"), "free"));
 	http_clear(&r);
 	/* X-Plan is not honoured without the dev flag. */
@@ -933,7 +944,8 @@ static void test_plans(void **state)
 			      "{\"track\":\"ccna\"}", &r),
 			 403);
 	http_clear(&r);
-	assert_int_equal(http("POST", "/v1/spawn", free_tok, NULL, "{\"track\":\"nope\"}", &r), 404);
+	assert_int_equal(http("POST", "/v1/spawn", free_tok, NULL, "{\"track\":\"nope\"}", &r),
+			 404);
 	http_clear(&r);
 	assert_int_equal(http("POST", "/api/spawn", pro, NULL, "{\"track\":\"cissp\"}", &r), 403);
 	http_clear(&r);
@@ -948,8 +960,8 @@ static void test_plans(void **state)
 	api_jwt_encode("EdDSA", "billing", e, env.ent_sk, 64, &ent, NULL);
 	snprintf(ent_hdr, sizeof(ent_hdr), "X-Entitlement: %s\r\n", ent);
 	remember(ent);
-	assert_int_equal(
-	    http("POST", "/api/spawn", free_tok, ent_hdr, "{\"track\":\"cissp\"}", &r), 201);
+	assert_int_equal(http("POST", "/api/spawn", free_tok, ent_hdr, "{\"track\":\"cissp\"}", &r),
+			 201);
 	http_clear(&r);
 	assert_int_equal(http("GET", "/v1/templates", free_tok, ent_hdr, NULL, &r), 200);
 	assert_string_equal(jstr(&r, "plan"), "enterprise");
@@ -978,7 +990,8 @@ static void *race(void *arg)
 	struct http r;
 	char body[128];
 
-	snprintf(body, sizeof(body), "{\"track\":\"netplus\",\"request_id\":\"race-%d\"}", x->index);
+	snprintf(body, sizeof(body), "{\"track\":\"netplus\",\"request_id\":\"race-%d\"}",
+		 x->index);
 	pthread_barrier_wait(x->go);
 	x->status = http("POST", "/v1/spawn", x->tok, NULL, body, &r);
 	hdr(&r, "Retry-After", x->retry, sizeof(x->retry));
@@ -1120,8 +1133,8 @@ static void test_limits(void **state)
 	http_clear(&r);
 	assert_int_equal(http("POST", "/v1/spawn", tok, NULL, "[1]", &r), 400);
 	http_clear(&r);
-	assert_int_equal(http("POST", "/v1/spawn", tok, NULL, "{\"track\":\"netplus\",\"x\":1}", &r),
-			 400);
+	assert_int_equal(
+	    http("POST", "/v1/spawn", tok, NULL, "{\"track\":\"netplus\",\"x\":1}", &r), 400);
 	http_clear(&r);
 	assert_int_equal(
 	    http("POST", "/v1/spawn", tok, NULL, "{\"track\":\"netplus\",\"track\":\"ccna\"}", &r),
@@ -1240,6 +1253,50 @@ static void test_status_cache(void **state)
 	free(tok);
 }
 
+/* forgectl's api tools against this root: skipped when the forgectl next to
+ * forge-api is not built with them. */
+static void test_forgectl(void **state)
+{
+	char cmd[PATH_MAX * 2], out[2048] = "", ctl[PATH_MAX];
+	struct http r;
+	FILE *p;
+	int st;
+
+	(void)state;
+	snprintf(ctl, sizeof(ctl), "%s", env.api_bin);
+	snprintf(strrchr(ctl, '/') + 1, sizeof(ctl) - (size_t)(strrchr(ctl, '/') + 1 - ctl),
+		 "forgectl");
+	snprintf(cmd, sizeof(cmd),
+		 "FORGE_JWT_HS256_SECRET='%s' '%s' --root '%s' dev-token --tenant t-ctl --sub ann "
+		 "--roles forge.spawn,forge.learner --plan pro --ttl 600 2>&1",
+		 HS_SECRET, ctl, env.root);
+	if (access(ctl, X_OK) != 0 || !(p = popen(cmd, "r")))
+		skip();
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	if (strstr(out, "not built yet"))
+		skip();
+	assert_int_equal(WEXITSTATUS(st), 0);
+	out[strcspn(out, "\n")] = '\0';
+	assert_int_equal(http("GET", "/v1/templates", out, NULL, NULL, &r), 200);
+	assert_string_equal(jstr(&r, "plan"), "pro");
+	http_clear(&r);
+	/* Refused in production, whatever else is set. */
+	snprintf(cmd, sizeof(cmd),
+		 "FORGE_ENV=production FORGE_JWT_HS256_SECRET='%s' '%s' --root '%s' dev-token "
+		 "--tenant t --sub s --roles forge.spawn >/dev/null 2>&1",
+		 HS_SECRET, ctl, env.root);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+	/* The ledger forge-api wrote checks out. */
+	snprintf(cmd, sizeof(cmd), "'%s' --root '%s' billing verify 2>&1", ctl, env.root);
+	assert_non_null(p = popen(cmd, "r"));
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(WEXITSTATUS(pclose(p)), 0);
+	assert_non_null(strstr(out, "hash chain intact"));
+}
+
 static void test_leak_defense(void **state)
 {
 	struct http r;
@@ -1274,7 +1331,8 @@ static void test_metrics_billing_logs(void **state)
 	    "forge_api_policy_decisions_total{gate=\"spawn\",result=\"allow\"}",
 	    "forge_api_policy_decisions_total{gate=\"action\",result=\"deny\"}",
 	    "forge_api_policy_decisions_total{gate=\"quota\",result=\"allow\"}",
-	    "forge_api_http_requests_total{route=\"/v1/scenarios/{id}\",method=\"GET\",code=\"401\"}",
+	    "forge_api_http_requests_total{route=\"/v1/scenarios/"
+	    "{id}\",method=\"GET\",code=\"401\"}",
 	    "forge_api_http_request_duration_seconds_count{route=\"/v1/spawn\"}",
 	    "forge_api_active_scenarios{track=\"netplus\"}",
 	    "forge_api_forged_circuit_state 0",
@@ -1334,13 +1392,13 @@ static void test_metrics_billing_logs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_health_readyz),    cmocka_unit_test(test_auth_matrix),
-	    cmocka_unit_test(test_flow),	     cmocka_unit_test(test_score_confinement),
-	    cmocka_unit_test(test_plans),	     cmocka_unit_test(test_quota_race),
-	    cmocka_unit_test(test_idempotency),	     cmocka_unit_test(test_rate_limit),
-	    cmocka_unit_test(test_limits),	     cmocka_unit_test(test_forged_down_and_back),
-	    cmocka_unit_test(test_status_cache),     cmocka_unit_test(test_leak_defense),
-	    cmocka_unit_test(test_metrics_billing_logs),
+	    cmocka_unit_test(test_health_readyz), cmocka_unit_test(test_auth_matrix),
+	    cmocka_unit_test(test_flow),	  cmocka_unit_test(test_score_confinement),
+	    cmocka_unit_test(test_plans),	  cmocka_unit_test(test_quota_race),
+	    cmocka_unit_test(test_idempotency),	  cmocka_unit_test(test_rate_limit),
+	    cmocka_unit_test(test_limits),	  cmocka_unit_test(test_forged_down_and_back),
+	    cmocka_unit_test(test_status_cache),  cmocka_unit_test(test_forgectl),
+	    cmocka_unit_test(test_leak_defense),  cmocka_unit_test(test_metrics_billing_logs),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -19,12 +19,10 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,10 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,8 +100,8 @@ static char *host_state(void)
 	return all;
 }
 
-/* The fake host as before, waiting up to 10 s for the kernel to free hub
- * namespaces (the uplink's host end goes with them). */
+/* The fake host as before, looking again every 20 ms (500 looks at most)
+ * while the kernel frees hub namespaces: the uplink's host end goes with them. */
 static bool host_back_to_before(char **now)
 {
 	for (int i = 0; i < 500; i++) {

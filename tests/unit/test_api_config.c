@@ -23,9 +23,15 @@ struct fix {
 };
 
 static const char *const env_vars[] = {
-    "FORGE_ENV",	       "FORGE_API_LISTEN",	 "FORGE_PLAN_PRO_CONCURRENT",
-    "FORGE_JWT_HS256_SECRET", "FORGE_JWT_HS256_SECRET_FILE", "SAT_HMAC_SECRET",
-    "SAT_HMAC_SECRET_FILE",   "SAT_SECRET",		 "FORGE_ROOT",
+    "FORGE_ENV",
+    "FORGE_API_LISTEN",
+    "FORGE_PLAN_PRO_CONCURRENT",
+    "FORGE_JWT_HS256_SECRET",
+    "FORGE_JWT_HS256_SECRET_FILE",
+    "SAT_HMAC_SECRET",
+    "SAT_HMAC_SECRET_FILE",
+    "SAT_SECRET",
+    "FORGE_ROOT",
 };
 
 static int setup(void **state)

@@ -125,36 +125,34 @@ static void test_idempotency(void **state)
 	assert_int_equal(strspn(r.scenario_id, "abcdefghijklmnopqrstuvwxyz0123456789"), 12);
 	/* Same id while the first is being spawned. */
 	struct api_spawn_rec r2 = rec("r-1", "aaaa");
-	assert_int_equal(api_db_spawn_reserve(f->db, &r2, NOW, 0, limit_subject, &limit, &out, &err),
-			 0);
+	assert_int_equal(
+	    api_db_spawn_reserve(f->db, &r2, NOW, 0, limit_subject, &limit, &out, &err), 0);
 	assert_int_equal(out.result, API_IN_PROGRESS);
-	assert_int_equal(api_db_spawn_commit(f->db, &r, "{\"scenario_id\":\"x\"}", NOW + 3600, NOW,
-					     &err),
-			 0);
+	assert_int_equal(
+	    api_db_spawn_commit(f->db, &r, "{\"scenario_id\":\"x\"}", NOW + 3600, NOW, &err), 0);
 	/* Same id, same body: the first answer. */
-	assert_int_equal(api_db_spawn_reserve(f->db, &r2, NOW, 0, limit_subject, &limit, &out, &err),
-			 0);
+	assert_int_equal(
+	    api_db_spawn_reserve(f->db, &r2, NOW, 0, limit_subject, &limit, &out, &err), 0);
 	assert_int_equal(out.result, API_REPLAY);
 	assert_string_equal(out.replay, "{\"scenario_id\":\"x\"}");
 	api_reserve_out_clear(&out);
 	/* Same id, another body. */
 	struct api_spawn_rec r3 = rec("r-1", "bbbb");
-	assert_int_equal(api_db_spawn_reserve(f->db, &r3, NOW, 0, limit_subject, &limit, &out, &err),
-			 0);
+	assert_int_equal(
+	    api_db_spawn_reserve(f->db, &r3, NOW, 0, limit_subject, &limit, &out, &err), 0);
 	assert_int_equal(out.result, API_BODY_MISMATCH);
 	/* Another tenant may use the same id. */
 	struct api_spawn_rec r4 = rec("r-1", "bbbb");
 	r4.tenant = "other";
-	assert_int_equal(api_db_spawn_reserve(f->db, &r4, NOW, 0, limit_subject, &limit, &out, &err),
-			 0);
+	assert_int_equal(
+	    api_db_spawn_reserve(f->db, &r4, NOW, 0, limit_subject, &limit, &out, &err), 0);
 	assert_int_equal(out.result, API_RESERVED);
 	/* A reservation a crash left behind stops blocking its id once stale. */
 	struct api_spawn_rec r5 = rec("r-5", "aaaa");
-	assert_int_equal(api_db_spawn_reserve(f->db, &r5, NOW, 0, limit_subject, &limit, &out, &err),
-			 0);
-	assert_int_equal(api_db_spawn_reserve(f->db, &r5, NOW + 10, NOW, limit_subject, &limit,
-					      &out, &err),
-			 0);
+	assert_int_equal(
+	    api_db_spawn_reserve(f->db, &r5, NOW, 0, limit_subject, &limit, &out, &err), 0);
+	assert_int_equal(
+	    api_db_spawn_reserve(f->db, &r5, NOW + 10, NOW, limit_subject, &limit, &out, &err), 0);
 	assert_int_equal(out.result, API_IN_PROGRESS);
 	assert_int_equal(api_db_spawn_reserve(f->db, &r5, NOW + 1000, NOW + 500, limit_subject,
 					      &limit, &out, &err),
@@ -162,8 +160,8 @@ static void test_idempotency(void **state)
 	assert_int_equal(out.result, API_RESERVED);
 	/* An aborted reservation frees the id. */
 	assert_int_equal(api_db_spawn_abort(f->db, r4.scenario_id, &err), 0);
-	assert_int_equal(api_db_spawn_reserve(f->db, &r4, NOW, 0, limit_subject, &limit, &out, &err),
-			 0);
+	assert_int_equal(
+	    api_db_spawn_reserve(f->db, &r4, NOW, 0, limit_subject, &limit, &out, &err), 0);
 	assert_int_equal(out.result, API_RESERVED);
 }
 
@@ -222,19 +220,20 @@ static void test_expiry_and_end(void **state)
 	json_t *live = NULL;
 
 	struct api_spawn_rec a = rec("a", "aaaa");
-	assert_int_equal(api_db_spawn_reserve(f->db, &a, NOW, 0, limit_subject, &limit, &out, &err), 0);
+	assert_int_equal(api_db_spawn_reserve(f->db, &a, NOW, 0, limit_subject, &limit, &out, &err),
+			 0);
 	assert_int_equal(out.result, API_RESERVED);
 	assert_int_equal(api_db_spawn_commit(f->db, &a, "{}", NOW + 100, NOW, &err), 0);
 	struct api_spawn_rec b = rec("b", "aaaa");
-	assert_int_equal(api_db_spawn_reserve(f->db, &b, NOW + 50, 0, limit_subject, &limit, &out, &err),
-			 0);
+	assert_int_equal(
+	    api_db_spawn_reserve(f->db, &b, NOW + 50, 0, limit_subject, &limit, &out, &err), 0);
 	assert_int_equal(out.result, API_QUOTA);
 	assert_int_equal(api_db_live_by_track(f->db, NOW + 50, &live, &err), 0);
 	assert_int_equal(json_integer_value(json_object_get(live, "netplus")), 1);
 	json_decref(live);
 	/* Past its expiry it no longer counts. */
-	assert_int_equal(api_db_spawn_reserve(f->db, &b, NOW + 100, 0, limit_subject, &limit, &out, &err),
-			 0);
+	assert_int_equal(
+	    api_db_spawn_reserve(f->db, &b, NOW + 100, 0, limit_subject, &limit, &out, &err), 0);
 	assert_int_equal(out.result, API_RESERVED);
 	assert_int_equal(api_db_spawn_commit(f->db, &b, "{}", NOW + 1000, NOW + 100, &err), 0);
 	/* Ended by its own tenant only. */
@@ -262,8 +261,10 @@ static void test_billing_chain(void **state)
 		snprintf(rid, sizeof(rid), "b-%d", i);
 		struct api_spawn_rec r = rec(rid, "aaaa");
 		assert_int_equal(
-		    api_db_spawn_reserve(f->db, &r, NOW + i, 0, limit_subject, &limit, &out, &err), 0);
-		assert_int_equal(api_db_spawn_commit(f->db, &r, "{}", NOW + 3600, NOW + i, &err), 0);
+		    api_db_spawn_reserve(f->db, &r, NOW + i, 0, limit_subject, &limit, &out, &err),
+		    0);
+		assert_int_equal(api_db_spawn_commit(f->db, &r, "{}", NOW + 3600, NOW + i, &err),
+				 0);
 	}
 	assert_int_equal(api_billing_verify(f->path, &rows, &err), 0);
 	assert_int_equal(rows, 5);
@@ -273,8 +274,9 @@ static void test_billing_chain(void **state)
 			 SQLITE_OK);
 	assert_int_equal(api_billing_verify(f->path, &rows, &err), -EBADMSG);
 	assert_non_null(strstr(err.msg, "row 3 was changed"));
-	assert_int_equal(sqlite3_exec(f->db->h, "UPDATE billing SET track = 'netplus' WHERE seq = 3",
-				      NULL, NULL, NULL),
+	assert_int_equal(sqlite3_exec(f->db->h,
+				      "UPDATE billing SET track = 'netplus' WHERE seq = 3", NULL,
+				      NULL, NULL),
 			 SQLITE_OK);
 	assert_int_equal(api_billing_verify(f->path, &rows, &err), 0);
 	/* A row deleted in the middle. */

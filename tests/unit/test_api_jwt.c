@@ -271,8 +271,9 @@ static void test_malformed_and_tampered(void **state)
 	assert_int_equal(api_authenticate(&f->cfg, NULL, NULL, NULL, NULL, NOW, &id, &d), -EACCES);
 	assert_int_equal(d.status, 401);
 	assert_string_equal(d.www_auth, "Bearer realm=\"forge\"");
-	assert_int_equal(api_authenticate(&f->cfg, NULL, "Basic YWxpY2U6cHc=", NULL, NULL, NOW, &id, &d),
-			 -EACCES);
+	assert_int_equal(
+	    api_authenticate(&f->cfg, NULL, "Basic YWxpY2U6cHc=", NULL, NULL, NOW, &id, &d),
+	    -EACCES);
 	assert_non_null(strstr(d.www_auth, "invalid_request"));
 	json_decref(c);
 }
@@ -362,13 +363,15 @@ static void test_verified_token_cache(void **state)
 	assert_true(asprintf(&hdr, "Bearer %s", tok) > 0);
 	assert_true(asprintf(&pro_hdr, "Bearer %s", pro) > 0);
 	for (int i = 0; i < 2; i++) { /* a miss, then a hit: the same identity */
-		assert_int_equal(api_authenticate(&f->cfg, cache, hdr, NULL, NULL, NOW, &id, &d), 0);
+		assert_int_equal(api_authenticate(&f->cfg, cache, hdr, NULL, NULL, NOW, &id, &d),
+				 0);
 		assert_string_equal(id.tenant, "acme");
 		assert_int_equal(id.roles, API_ROLE_SPAWN | API_ROLE_LEARNER);
 		assert_int_equal(json_array_size(id.role_names), 2);
 		assert_string_equal(id.plan->name, "free");
 		api_identity_clear(&id);
-		assert_int_equal(api_authenticate(&f->cfg, cache, pro_hdr, NULL, NULL, NOW, &id, &d), 0);
+		assert_int_equal(
+		    api_authenticate(&f->cfg, cache, pro_hdr, NULL, NULL, NOW, &id, &d), 0);
 		assert_string_equal(id.plan->name, "pro"); /* the plan claim comes back too */
 		api_identity_clear(&id);
 	}

@@ -14,7 +14,7 @@
 static const struct api_bucket cfg[API_RL_N] = {
     [API_RL_CREATE] = {6, 3},	 /* one token every 10 s, 3 at once */
     [API_RL_STATUS] = {600, 10}, /* one every 100 ms */
-    [API_RL_SCORE] = {1, 1}, /* one a minute */
+    [API_RL_SCORE] = {1, 1},	 /* one a minute */
 };
 
 static void test_burst_refill_retry_after(void **state)

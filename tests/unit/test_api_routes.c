@@ -109,7 +109,9 @@ static int call(struct fix *f, enum api_method m, const char *path, const char *
 		struct api_response *resp)
 {
 	struct api_request req = {.method = m,
-				  .method_name = m == API_GET ? "GET" : m == API_POST ? "POST" : "PUT",
+				  .method_name = m == API_GET	 ? "GET"
+						 : m == API_POST ? "POST"
+								 : "PUT",
 				  .path = path,
 				  .authorization = authz};
 
@@ -131,14 +133,16 @@ static void test_route_match(void **state)
 	(void)state;
 	assert_true(api_route_match("/v1/scenarios", "/v1/scenarios", p, sizeof(p)));
 	assert_false(api_route_match("/v1/scenarios", "/v1/scenarios/", p, sizeof(p)));
-	assert_true(api_route_match("/v1/scenarios/{id}", "/v1/scenarios/abc123def456", p, sizeof(p)));
+	assert_true(
+	    api_route_match("/v1/scenarios/{id}", "/v1/scenarios/abc123def456", p, sizeof(p)));
 	assert_string_equal(p, "abc123def456");
 	assert_false(api_route_match("/v1/scenarios/{id}", "/v1/scenarios/", p, sizeof(p)));
 	assert_false(api_route_match("/v1/scenarios/{id}", "/v1/scenarios/a/b", p, sizeof(p)));
 	assert_false(api_route_match("/v1/scenarios/{id}", "/v1/scenarios/a%2fb", p, sizeof(p)));
-	assert_true(api_route_match("/v1/scores/{id}/verdict", "/v1/scores/x/verdict", p, sizeof(p)));
-	assert_false(api_route_match("/v1/scores/{id}/verdict", "/v1/scores/x/verdicts", p,
-				     sizeof(p)));
+	assert_true(
+	    api_route_match("/v1/scores/{id}/verdict", "/v1/scores/x/verdict", p, sizeof(p)));
+	assert_false(
+	    api_route_match("/v1/scores/{id}/verdict", "/v1/scores/x/verdicts", p, sizeof(p)));
 	char longer[100];
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
@@ -179,7 +183,8 @@ static void test_openapi_matches_routes(void **state)
 	/* Every route served is documented… */
 	for (size_t i = 0; i < api_n_routes; i++) {
 		const struct api_route *r = &api_routes[i];
-		json_t *op = json_object_get(json_object_get(paths, r->pattern), methods[r->method]);
+		json_t *op =
+		    json_object_get(json_object_get(paths, r->pattern), methods[r->method]);
 		if (!op)
 			fail_msg("route %s %s is not in api/openapi.yaml", methods[r->method],
 				 r->pattern);
@@ -217,9 +222,9 @@ static void test_dispatch_refusals(void **state)
 
 	assert_int_equal(call(f, API_GET, "/nope", NULL, &r), 404);
 	assert_string_equal(error_code(&r), "not_found");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "error"),
-							      "correlation_id")),
-			    "test-cid");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(r.body, "error"), "correlation_id")),
+	    "test-cid");
 	api_response_clear(&r);
 	assert_int_equal(call(f, API_OTHER, "/v1/scenarios", NULL, &r), 405);
 	api_response_clear(&r);
@@ -277,16 +282,17 @@ static void test_metrics_text(void **state)
 	char *text = api_metrics_render(f->ctx.metrics, live, API_BREAKER_OPEN);
 	assert_non_null(text);
 	assert_non_null(strstr(text, "# TYPE forge_api_http_requests_total counter\n"));
-	assert_non_null(strstr(
-	    text,
-	    "forge_api_http_requests_total{route=\"/v1/scenarios/{id}\",method=\"GET\",code=\"200\"} "
-	    "2\n"));
+	assert_non_null(strstr(text, "forge_api_http_requests_total{route=\"/v1/scenarios/"
+				     "{id}\",method=\"GET\",code=\"200\"} "
+				     "2\n"));
 	assert_non_null(strstr(text, "forge_api_http_request_duration_seconds_bucket{route=\"/v1/"
 				     "scenarios/{id}\",le=\"0.0025\"} 1\n"));
 	assert_non_null(strstr(text, "forge_api_http_request_duration_seconds_bucket{route=\"/v1/"
 				     "scenarios/{id}\",le=\"+Inf\"} 2\n"));
-	assert_non_null(strstr(text, "forge_api_spawn_requests_total{track=\"netplus\",status=\"201\"} 1\n"));
-	assert_non_null(strstr(text, "forge_api_policy_decisions_total{gate=\"spawn\",result=\"deny\"} 1\n"));
+	assert_non_null(
+	    strstr(text, "forge_api_spawn_requests_total{track=\"netplus\",status=\"201\"} 1\n"));
+	assert_non_null(
+	    strstr(text, "forge_api_policy_decisions_total{gate=\"spawn\",result=\"deny\"} 1\n"));
 	assert_non_null(strstr(text, "forge_api_rate_limited_total{class=\"create\"} 1\n"));
 	assert_non_null(strstr(text, "forge_api_active_scenarios{track=\"netplus\"} 2\n"));
 	assert_non_null(strstr(text, "forge_api_forged_circuit_state 1\n"));

@@ -112,9 +112,9 @@ static void test_expired(void **state)
 			 FORGE_SAT_EXPIRED);
 	assert_int_equal(forge_sat_verify(tok, secret, strlen(secret), NOW + 119, &got, &err), 0);
 	/* Issued further in the future than the skew allows. */
-	assert_int_equal(forge_sat_verify(tok, secret, strlen(secret), NOW - FORGE_SAT_SKEW - 1,
-					  &got, &err),
-			 FORGE_SAT_MALFORMED);
+	assert_int_equal(
+	    forge_sat_verify(tok, secret, strlen(secret), NOW - FORGE_SAT_SKEW - 1, &got, &err),
+	    FORGE_SAT_MALFORMED);
 	free(tok);
 }
 
@@ -241,12 +241,9 @@ static void test_secret_from_env(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),
-	    cmocka_unit_test(test_bad_mac),
-	    cmocka_unit_test(test_expired),
-	    cmocka_unit_test(test_bounds_refused_by_mint),
-	    cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_secret_from_env),
+	    cmocka_unit_test(test_round_trip), cmocka_unit_test(test_bad_mac),
+	    cmocka_unit_test(test_expired),    cmocka_unit_test(test_bounds_refused_by_mint),
+	    cmocka_unit_test(test_malformed),  cmocka_unit_test(test_secret_from_env),
 	};
 
 	forge_crypto_init();
