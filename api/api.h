@@ -8,12 +8,13 @@
  * This header is what forge-api's main() and forgectl (dev-token, billing)
  * use. The modules of api/ share api/internal.h.
  *
- * Configuration: <etc>/forge.conf, "key = value" lines ('#' comments), each
- * key overridable by the environment as FORGE_<KEY> (upper case, '.' -> '_',
- * e.g. api.listen -> FORGE_API_LISTEN). The api reads the keys under api.,
- * jwt., entitlement., plan., ratelimit., forged., policy., sat. and env;
- * an unknown key under api., jwt., entitlement., plan. or ratelimit. is an
- * error naming its line, the others belong to forged. docs/api.md lists them.
+ * Configuration: <etc>/forge.conf, "key = value" lines ('#' comments), shared
+ * with forged: dotted keys (api., jwt., entitlement., plan., ratelimit.,
+ * forged., sat.) are the api's, and an unknown one is an error naming its
+ * line; plain keys are forged's, of which the api reads policy_dir and
+ * policy_pin. Each key is overridable by the environment as FORGE_<KEY>
+ * (upper case, '.' -> '_': api.listen -> FORGE_API_LISTEN); FORGE_ENV comes
+ * from the environment only. docs/api.md lists the keys.
  */
 #ifndef FORGE_API_H
 #define FORGE_API_H
@@ -97,7 +98,6 @@ struct api_config {
 	size_t n_ent;
 
 	/* Spawn authorization tokens. */
-	char sat_secret_file[FORGE_PATH_MAX];
 	uint8_t *sat_secret;
 	size_t sat_len;
 	int sat_ttl_s;
@@ -131,7 +131,7 @@ struct api_options {
 int api_config_load(struct api_config *c, const struct api_options *o, struct forge_err *err);
 /* The JWT secret (FORGE_JWT_HS256_SECRET, FORGE_JWT_HS256_SECRET_FILE or
  * jwt.hs256_secret_file), the Ed25519 key files and the SAT secret
- * (SAT_HMAC_SECRET…, sat.secret_file). Refuses to go on without a way to
+ * (SAT_HMAC_SECRET or SAT_HMAC_SECRET_FILE, as forged reads it). Refuses to go on without a way to
  * verify tokens or without a SAT secret; with c->dev (never in production)
  * missing secrets are generated under <etc> (api-dev-jwt.secret,
  * sat-dev.secret, mode 0600) and *generated lists their paths ("" when none). */

@@ -20,7 +20,7 @@
 #define DEV_SAT_SECRET "sat-dev.secret"
 #define PLAN_CHARS     "abcdefghijklmnopqrstuvwxyz0123456789_-"
 
-enum conf_type { T_STR, T_INT, T_SIZE, T_ALGS, T_ENV, T_RATE };
+enum conf_type { T_STR, T_INT, T_SIZE, T_ALGS, T_RATE };
 
 struct conf_key {
 	const char *name;
@@ -49,7 +49,6 @@ struct conf_key {
 	}
 
 static const struct conf_key conf_keys[] = {
-    {"env", T_ENV, 0, 0, 0, 0},
     STR("api.listen", listen),
     STR("api.user", user),
     STR("api.access_url_base", access_url_base),
@@ -70,15 +69,14 @@ static const struct conf_key conf_keys[] = {
     INT("jwt.skew_s", skew_s, 0, 300),
     INT("jwt.max_lifetime_s", max_lifetime_s, 60, 30 * 86400),
     STR("entitlement.keys_file", ent_keys_file),
-    STR("sat.secret_file", sat_secret_file),
     INT("sat.ttl_s", sat_ttl_s, 10, FORGE_SAT_MAX_TTL),
     INT("forged.timeout_ms", forged_timeout_ms, 100, 600000),
     INT("forged.slow_timeout_ms", forged_slow_timeout_ms, 1000, 3600000),
     INT("forged.retries", forged_retries, 0, 5),
     INT("forged.breaker_failures", breaker_failures, 1, 1000),
     INT("forged.breaker_cooldown_ms", breaker_cooldown_ms, 100, 600000),
-    STR("policy.dir", policy_dir),
-    STR("policy.pin", policy_pin),
+    STR("policy_dir", policy_dir), /* forged's keys, same meaning */
+    STR("policy_pin", policy_pin),
     STR("plan.default", default_plan),
     RATE("ratelimit.create.per_minute", rl[API_RL_CREATE].per_minute, 1, 1000000000),
     RATE("ratelimit.create.burst", rl[API_RL_CREATE].burst, 1, 1000000000),
@@ -87,9 +85,6 @@ static const struct conf_key conf_keys[] = {
     RATE("ratelimit.score.per_minute", rl[API_RL_SCORE].per_minute, 1, 1000000000),
     RATE("ratelimit.score.burst", rl[API_RL_SCORE].burst, 1, 1000000000),
 };
-
-/* Prefixes the api owns: an unknown key there is a typo, not forged's. */
-static const char *const owned_prefixes[] = {"api.", "jwt.", "entitlement.", "plan.", "ratelimit."};
 
 static const char *const plan_fields[] = {
     "tracks",	       "concurrent",	    "tenant_concurrent",
@@ -204,14 +199,6 @@ static int set_key(struct api_config *c, const struct conf_key *k, const char *v
 					     "(none and other algorithms are never accepted)",
 					     where, v);
 		return 0;
-	case T_ENV:
-		if (strcmp(v, "production") && strcmp(v, "development") && strcmp(v, "test"))
-			return forge_err_set(err, -EINVAL,
-					     "%s: env: \"%.64s\" is not production, development "
-					     "or test",
-					     where, v);
-		c->production = strcmp(v, "production") == 0;
-		return 0;
 	}
 	return -EINVAL;
 }
@@ -325,10 +312,10 @@ static int set_any(struct api_config *c, const char *key, const char *v, const c
 		return set_key(c, k, v, where, err);
 	if (strncmp(key, "plan.", 5) == 0)
 		return set_plan_key(c, key, v, where, err);
-	for (size_t i = 0; i < sizeof(owned_prefixes) / sizeof(owned_prefixes[0]); i++)
-		if (strncmp(key, owned_prefixes[i], strlen(owned_prefixes[i])) == 0)
-			return forge_err_set(err, -EINVAL, "%s: unknown key \"%.96s\"", where, key);
-	return 0; /* forged's */
+	/* Dotted keys are the api's (a typo is an error), plain ones forged's. */
+	if (strchr(key, '.'))
+		return forge_err_set(err, -EINVAL, "%s: unknown key \"%.96s\"", where, key);
+	return 0;
 }
 
 /* ------------------------------------------------------------ sources */
@@ -433,7 +420,7 @@ static int check(struct api_config *c, struct forge_err *err)
 		return forge_err_set(err, -EINVAL, "--allow-plan-header needs --dev");
 	if (c->policy_pin[0] &&
 	    (strlen(c->policy_pin) != 64 || strspn(c->policy_pin, "0123456789abcdef") != 64))
-		return forge_err_set(err, -EINVAL, "policy.pin: 64 lower-case hex digits");
+		return forge_err_set(err, -EINVAL, "policy_pin: 64 lower-case hex digits");
 	if (!c->user[0])
 		return forge_err_set(err, -EINVAL, "api.user: empty");
 	return 0;
@@ -444,6 +431,14 @@ int api_config_load(struct api_config *c, const struct api_options *o, struct fo
 	int rc;
 
 	config_defaults(c);
+	/* The environment only, as forged reads it. */
+	const char *env = getenv("FORGE_ENV");
+	if (env && *env && strcmp(env, "production") && strcmp(env, "development") &&
+	    strcmp(env, "test"))
+		return forge_err_set(err, -EINVAL,
+				     "FORGE_ENV: \"%.64s\" is not production, development or test",
+				     env);
+	c->production = env && strcmp(env, "production") == 0;
 	if ((rc = forge_paths_init(&c->paths, o->root, NULL, err)))
 		return rc;
 	if (snprintf(c->policy_dir, sizeof(c->policy_dir), "%s/policy", c->paths.etc) >=
@@ -548,13 +543,10 @@ static int sat_secret(struct api_config *c, char *generated, size_t generated_sz
 		forge_log(FORGE_LOG_WARN, "SAT_SECRET is deprecated: use SAT_HMAC_SECRET", NULL);
 	if (rc != -ENOENT)
 		return rc;
-	if (c->sat_secret_file[0])
-		return forge_secret_read_file(c->sat_secret_file, "sat.secret_file", &c->sat_secret,
-					      &c->sat_len, err);
 	if (!c->dev)
 		return forge_err_set(err, -ENOENT,
-				     "no SAT secret: set SAT_HMAC_SECRET, SAT_HMAC_SECRET_FILE or "
-				     "sat.secret_file (forged must use the same one)");
+				     "no SAT secret: set SAT_HMAC_SECRET or SAT_HMAC_SECRET_FILE "
+				     "(forged must use the same one)");
 	return dev_secret(c, DEV_SAT_SECRET, true, &c->sat_secret, &c->sat_len, generated,
 			  generated_sz, err);
 }

@@ -316,6 +316,17 @@ row peer_total "$tmp/out" peer_total
 row forge_internal "$tmp/out" forge_internal
 echo "(forge_internal: forged's own time in scenario_spawn, from its metrics; the rest of" \
 	"forge_spawn is the audit record, the log line and the socket round trip)"
+echo
+echo "spawn: forged's main thread during each request (medians; /proc/<pid>/schedstat and stat):"
+printf '%-9s %10s %12s %14s %12s %12s\n' request wall_ms on_cpu_ms waiting_cpu_ms blocked_ms \
+	page_faults
+for op in spawn destroy; do
+	printf '%-9s %10s %12s %14s %12s %12s\n' "$op" "$(st "$tmp/out" "forge_$op" 2)" \
+		"$(st "$tmp/out" "forge_${op}_cpu" 2)" "$(st "$tmp/out" "forge_${op}_runq" 2)" \
+		"$(st "$tmp/out" "forge_${op}_blocked" 2)" "$(st "$tmp/out" "forge_${op}_faults" 2)"
+done
+echo "(waiting_cpu: runnable, but the CPUs were busy — the machine's load; blocked: asleep on" \
+	"disk syncs and on container processes setting up or dying)"
 f_spawn=$(st "$tmp/out" forge_spawn 2)
 p_up=$(st "$tmp/out" peer_up 2)
 r_spawn=$(ratio "$p_up" "$f_spawn")
@@ -351,6 +362,10 @@ if [ "$dens" != 0 ]; then
 		"$all_ms ms"
 	echo "spawn: forged VmRSS: ${rss0} KiB idle, ${rss1} KiB with 1 scenario, ${rssn} KiB with" \
 		"$dens (target: < 30 MiB = 30720 KiB); peak VmHWM ${hwm} KiB"
+	mem0=$(awk '$1 == "memavailable" && $2 == 0 { print $3 }' "$tmp/out")
+	memn=$(awk -v n="$dens" '$1 == "memavailable" && $2 == n { print $3 }' "$tmp/out")
+	echo "spawn: host MemAvailable fell by $(((mem0 - memn) / 1024)) MiB with $dens scenarios" \
+		"alive, about $(((mem0 - memn) / dens)) KiB each (other processes move it too)"
 fi
 
 # ---------------------------------------------------------------- optional breakdown
@@ -446,6 +461,42 @@ if [ $breakdown = 1 ]; then
 	wait "$strace_pid" 2>/dev/null || true
 	classify "$tmp/strace.txt" "$root"
 
+	# Where forged's own CPU time goes: sampled, so syscalls run at full speed.
+	if command -v perf >/dev/null; then
+		echo
+		echo "spawn: forged's own CPU time over $bd_runs more rounds, sampled with perf record -g" \
+			"--no-inherit (its thread only, not the container processes it forks)"
+		perf record -q -F 4999 -g --no-inherit -p "${fpid[$root]}" -o "$tmp/perf.data" \
+			>"$tmp/perf.log" 2>&1 &
+		perf_pid=$!
+		sleep 0.5
+		"$bin" --root "$root" --prefix "$prefix" --runs "$bd_runs" --warmup 0 \
+			--pid "${fpid[$root]}" >"$tmp/perf.out" || echo "spawn: warning: the sampled rounds failed" >&2
+		kill -INT "$perf_pid" 2>/dev/null || true
+		wait "$perf_pid" 2>/dev/null || true
+		echo "spawn: on a CPU per spawn $(st "$tmp/perf.out" forge_spawn_cpu 2) ms, per destroy" \
+			"$(st "$tmp/perf.out" forge_destroy_cpu 2) ms (medians); inclusive shares of its samples:"
+		perf report -i "$tmp/perf.data" --children --sort sym -g none 2>/dev/null | awk '
+			BEGIN {
+				n = split("exc_page_fault do_wp_page flush_tlb_mm_range __do_sys_clone3 " \
+					"dup_mmap copy_net_ns netlink_sendmsg do_fsync do_sys_openat2", sym, " ")
+				label["exc_page_fault"] = "page faults"
+				label["do_wp_page"] = "  of which copy-on-write (pages shared with forked inits)"
+				label["flush_tlb_mm_range"] = "  of which TLB shootdowns (IPIs to the other CPU)"
+				label["__do_sys_clone3"] = "clone3 of container inits"
+				label["dup_mmap"] = "  of which copying forged'"'"'s page tables"
+				label["copy_net_ns"] = "  of which new network namespaces"
+				label["netlink_sendmsg"] = "netlink requests (links, addresses, routes, nft)"
+				label["do_fsync"] = "fsync, fdatasync (CPU part)"
+				label["do_sys_openat2"] = "opening files"
+			}
+			$1 ~ /%$/ && $3 ~ /^\[/ { share[$4] = $1 }
+			END {
+				for (i = 1; i <= n; i++)
+					printf "  %-60s %7s\n", label[sym[i]], (sym[i] in share) ? share[sym[i]] : "-"
+			}'
+	fi
+
 	# The same rounds with forged's whole root on tmpfs, where fsync returns at once:
 	# what the disk's syncs cost, without strace in the way.
 	echo
@@ -476,10 +527,12 @@ peer_leftovers || left=1
 restore_run_netns
 snap after
 for k in netns runnetns links mounts cgroups; do
-	if ! cmp -s "$tmp/before.$k" "$tmp/after.$k"; then
-		echo "spawn: warning: $k changed during the benchmark (ours, or another process's):" >&2
-		diff "$tmp/before.$k" "$tmp/after.$k" | grep '^[<>]' | head -n 20 | sed 's/^/  /' >&2 || true
-	fi
+	# only what appeared can be ours; what went away is other processes' doing
+	new=$(comm -13 "$tmp/before.$k" "$tmp/after.$k")
+	[ -n "$new" ] || continue
+	echo "spawn: warning: $k that appeared during the benchmark and are still there" \
+		"(ours, or another process's):" >&2
+	printf '%s\n' "$new" | head -n 20 | sed 's/^/  /' >&2
 done
 
 # ---------------------------------------------------------------- machine-readable results

@@ -125,7 +125,8 @@ static void test_file_env_options(void **state)
 		      "plan.gold.tracks = netplus, ccna, cissp\n"
 		      "plan.gold.retention_days = 90\n"
 		      "ratelimit.create.per_minute = 5\n"
-		      "max_live = 100\n" /* forged's key: not ours, ignored */);
+		      "max_live = 100\n" /* forged's key: not ours, ignored */
+		      "policy_dir = /srv/forge-policy\n");
 	setenv("FORGE_PLAN_PRO_CONCURRENT", "7", 1);
 	assert_int_equal(load(f, &c, &o, &err), 0);
 	assert_string_equal(c.listen, "unix:/run/forge/api.sock"); /* option over file */
@@ -138,6 +139,7 @@ static void test_file_env_options(void **state)
 	assert_int_equal(gold->n_tracks, 3);
 	assert_int_equal(gold->retention_days, 90);
 	assert_true(c.rl[API_RL_CREATE].per_minute == 5.0);
+	assert_string_equal(c.policy_dir, "/srv/forge-policy");
 	api_config_free(&c);
 }
 
@@ -150,6 +152,7 @@ static void test_refusals(void **state)
 		const char *conf, *why;
 	} bad[] = {
 	    {"api.listen = 1\napi.lisen = x\n", "forge.conf:2: unknown key"},
+	    {"forged.retrys = 1\n", "unknown key"},
 	    {"api.threads = 0\n", "api.threads"},
 	    {"api.threads = 4\napi.threads = 5\n", "set twice"},
 	    {"jwt.algs = HS256,none\n", "jwt.algs"},
@@ -157,8 +160,7 @@ static void test_refusals(void **state)
 	    {"plan.free.tracks = net plus!\n", "plan.free.tracks"},
 	    {"plan.free.colour = blue\n", "unknown field"},
 	    {"plan.default = gold\n", "plan.default"},
-	    {"env = staging\n", "env"},
-	    {"policy.pin = abc\n", "policy.pin"},
+	    {"policy_pin = abc\n", "policy_pin"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -178,6 +180,10 @@ static void test_production(void **state)
 	struct api_options dev = {.dev = true};
 	struct api_options plan_header = {.allow_plan_header = true};
 
+	setenv("FORGE_ENV", "staging", 1);
+	assert_int_equal(load(f, &c, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "FORGE_ENV"));
+	api_config_free(&c);
 	setenv("FORGE_ENV", "production", 1);
 	assert_int_equal(load(f, &c, &dev, &err), -EPERM);
 	assert_non_null(strstr(err.msg, "production"));
