@@ -241,7 +241,7 @@ check-root:
 	@[ "$$(id -u)" = 0 ] || { echo "this target needs root (real namespaces, cgroups)" >&2; exit 1; }
 
 test: deps
-	@$(MAKE) --no-print-directory all rootfs
+	@$(MAKE) --no-print-directory all rootfs images
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory security

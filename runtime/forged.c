@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 	const char *root = NULL, *prefix = NULL, *config = NULL;
 	enum forge_log_level level = FORGE_LOG_INFO;
 	struct forge_err err = {0};
-	struct forged d = {.templates_fd = -1, .listen_fd = -1, .epfd = -1, .sigfd = -1};
+	struct forged d = {
+	    .templates_fd = -1, .own_netns_fd = -1, .listen_fd = -1, .epfd = -1, .sigfd = -1};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -85,6 +86,11 @@ int main(int argc, char **argv)
 		return fail("paths", &err);
 	if (forged_config_load(&d.paths, config, &d.cfg, &err) < 0)
 		return fail("configuration", &err);
+	d.own_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (d.own_netns_fd < 0) {
+		forge_err_errno(&err, errno, "open /proc/self/ns/net");
+		return fail("network namespace", &err);
+	}
 	struct forge_runtime_config rc = {.prefix = d.paths.prefix,
 					  .cgroup_root = d.cfg.cgroup_root,
 					  .run_dir = d.paths.run};
@@ -131,5 +137,6 @@ int main(int argc, char **argv)
 	forge_runtime_close(d.rt);
 	forge_secret_free(d.cfg.sat_secret, d.cfg.sat_secret_len);
 	close(d.templates_fd);
+	close(d.own_netns_fd);
 	return r < 0 ? 1 : 0;
 }

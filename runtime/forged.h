@@ -121,6 +121,7 @@ struct forged {
 	struct forge_template_schema *schema;
 	struct forge_policy *policy;
 	int templates_fd;
+	int own_netns_fd; /* forged's own network namespace: the host side of uplinks */
 	struct scenario *scenarios;
 	char paused[16][33];
 	size_t n_paused;

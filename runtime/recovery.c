@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "images/images.h"
+#include "netns/netns.h"
 #include "runtime/forged.h"
 
 /* A journaled scenario whose containers all still run is adopted as it was;
@@ -54,6 +55,8 @@ static int recover_one(struct forged *d, const char *id, json_t *removed)
 			  err.msg, NULL);
 	return rc;
 }
+
+#define FORGED_MAX_LIVE_SWEEP 4096
 
 static bool keep_journaled(void *ctx, const char *scenario, const char *container)
 {
@@ -116,6 +119,14 @@ int forged_recover(struct forged *d, json_t *removed, struct forge_err *err)
 	}
 	if (sweep_hubs(d, removed) < 0)
 		rc = -EIO;
+	const char *live[FORGED_MAX_LIVE_SWEEP];
+	size_t n_live = 0;
+	for (struct scenario *s = d->scenarios; s && n_live < FORGED_MAX_LIVE_SWEEP; s = s->next)
+		live[n_live++] = s->id;
+	if (forge_net_uplink_sweep(d->own_netns_fd, d->paths.prefix, live, n_live, &e) < 0) {
+		forge_log(FORGE_LOG_ERROR, "uplink sweep failed", "error", e.msg, NULL);
+		rc = -EIO;
+	}
 	/* Pins of scenarios that no longer exist. */
 	json_t *images = NULL;
 	if (forge_image_list(&d->paths, &images, NULL) == 0) {

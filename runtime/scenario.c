@@ -546,6 +546,9 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 	forged_crash_point("pin");
 	if ((rc = forge_net_create(&topo, d->paths.prefix, d->cfg.netns_dir, &s->net, err)))
 		goto fail;
+	/* nothing for deny-all topologies; the allowlist profile's uplink otherwise */
+	if ((rc = forge_net_uplink(s->net, d->own_netns_fd, err)))
+		goto fail;
 	forged_crash_point("network");
 	/* The scenario's own cgroup holds its containers' and caps them all
 	 * together (memory and pids; each container has its own cpu quota). */
