@@ -20,11 +20,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/proto.h"
+#include "common/sat.h"
+
+#define SECRET "test-secret-0123456789abcdef0123456789abcdef"
 
 static struct {
 	char root[64];
@@ -71,6 +75,7 @@ static int group_setup(void **state)
 		strcat(policy, "/policy/rules");
 		setenv("FORGE_POLICY_DIR", policy, 1);
 		setenv("FORGE_NETNS_DIR", netns, 1);
+		setenv("SAT_HMAC_SECRET", SECRET, 1);
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 2);
 		execl("build/forged", "forged", "--root", G.root, "--prefix", prefix, (char *)NULL);
@@ -231,6 +236,63 @@ static void test_peer_not_allowed(void **state)
 	expect_serving();
 }
 
+/* A spawn with a token, as forge-api sends it; the answer's code. */
+static int spawn_with(const struct forge_sat_claims *c, const char *secret, const char *tenant)
+{
+	struct forge_sat_claims copy = *c;
+	struct forge_err err = {0};
+	struct forge_proto_reply rep;
+	char *tok = NULL;
+	assert_int_equal(forge_sat_mint(&copy, secret, strlen(secret), &tok, &err), 0);
+	json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "template", c->track,
+				 "tenant_id", tenant, "subject", c->sub, "plan", c->plan,
+				 "request_id", c->request_id, "sat", tok, "retention_days",
+				 c->retention_days);
+	free(tok);
+	int fd = connect_ok();
+	assert_int_equal(forge_proto_call(fd, "spawn", NULL, args, 10000, &rep, &err), 0);
+	close(fd);
+	int code = rep.ok ? -1 : (int)rep.code;
+	forge_proto_reply_clear(&rep);
+	return code;
+}
+
+static void claims(struct forge_sat_claims *c, const char *jti, int64_t iat)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->sub, "alice");
+	strcpy(c->tenant_id, "t1");
+	strcpy(c->track, "noimage"); /* verified, then refused at the missing image */
+	strcpy(c->plan, "pro");
+	c->retention_days = 30;
+	strcpy(c->scenario_id, "abcdef012345");
+	strcpy(c->request_id, "r-1");
+	c->iat = iat;
+	c->exp = iat + 120;
+	snprintf(c->jti, sizeof(c->jti), "%s", jti);
+}
+
+/* forged re-checks the spawn authorization token itself: the MAC, the
+ * expiry, the binding to the spawn's arguments, and replays. */
+static void test_spawn_tokens(void **state)
+{
+	(void)state;
+	struct forge_sat_claims c;
+	int64_t now = (int64_t)time(NULL);
+
+	claims(&c, "0123456789abcdef0123456789abcdef", now);
+	assert_int_equal(spawn_with(&c, "another-secret-0123456789abcdef0123456789", "t1"),
+			 FORGE_E_UNAUTHORIZED);
+	claims(&c, "1123456789abcdef0123456789abcdef", now - 400);
+	assert_int_equal(spawn_with(&c, SECRET, "t1"), FORGE_E_TOKEN_EXPIRED);
+	claims(&c, "2123456789abcdef0123456789abcdef", now);
+	assert_int_equal(spawn_with(&c, SECRET, "t2"), FORGE_E_FORBIDDEN); /* minted for t1 */
+	claims(&c, "3123456789abcdef0123456789abcdef", now);
+	assert_int_equal(spawn_with(&c, SECRET, "t1"), FORGE_E_NOT_FOUND); /* accepted */
+	assert_int_equal(spawn_with(&c, SECRET, "t1"), FORGE_E_TOKEN_REPLAYED);
+	expect_serving();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +300,7 @@ int main(void)
 	    cmocka_unit_test(test_oversized_datagram),
 	    cmocka_unit_test(test_template_names_confined),
 	    cmocka_unit_test(test_peer_not_allowed),
+	    cmocka_unit_test(test_spawn_tokens),
 	};
 	if (geteuid() != 0) {
 		fprintf(stderr, "test_forged_protocol: needs root\n");
