@@ -35,12 +35,19 @@ unsigned api_role_bit(const char *name)
 /* 401 with the RFC 6750 challenge; the description is the refusal, never the token. */
 static int unauthorized(struct api_denial *d, const char *error, const char *what, const char *why)
 {
+	char desc[sizeof(d->message)];
+
 	d->status = 401;
 	d->code = "unauthorized";
 	snprintf(d->message, sizeof(d->message), "%s%s%s", what, *what ? ": " : "", why);
+	/* A quoted-string of RFC 6750: printable ASCII without '"' or '\\'. */
+	for (size_t i = 0; (desc[i] = d->message[i]); i++)
+		if ((unsigned char)desc[i] < 0x20 || (unsigned char)desc[i] >= 0x7f ||
+		    desc[i] == '"' || desc[i] == '\\')
+			desc[i] = '\'';
 	if (error)
 		snprintf(d->www_auth, sizeof(d->www_auth),
-			 REALM ", error=\"%s\", error_description=\"%s\"", error, d->message);
+			 REALM ", error=\"%s\", error_description=\"%s\"", error, desc);
 	else
 		snprintf(d->www_auth, sizeof(d->www_auth), REALM);
 	return -EACCES;

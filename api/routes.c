@@ -86,6 +86,11 @@ int api_fail(struct api_response *r, const struct api_request *req, int status, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages are ASCII; an echoed fragment cut mid-character must not turn
+	 * the error into invalid UTF-8 (or the 4xx into a 500). */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	json_decref(r->body);
 	r->status = status;
 	r->body = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code, "message", msg,

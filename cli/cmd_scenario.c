@@ -7,10 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/proto.h"
+#include "runtime/runtime.h"
 
 #define CALL_TIMEOUT_MS 120000
 
@@ -216,18 +222,27 @@ int cmd_pause(const struct cli_globals *g, int argc, char **argv)
 	return 0;
 }
 
+static int exec_tty(const struct cli_globals *g, const char *id, const char *name,
+		    json_t *cmd);
+
 int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 {
-	static const char usage[] = "exec [--timeout MS] SCENARIO CONTAINER -- CMD [ARG...]";
-	static const struct option opts[] = {{"timeout", required_argument, NULL, 't'},
+	static const char usage[] =
+	    "exec [-t] [--timeout MS] SCENARIO CONTAINER -- CMD [ARG...]\n"
+	    "  -t, --tty     an interactive terminal (local root; no timeout)";
+	static const struct option opts[] = {{"timeout", required_argument, NULL, 'T'},
+					     {"tty", no_argument, NULL, 't'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	long timeout = 10000;
+	bool tty = false;
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+ht", opts, NULL)) != -1) {
 		char *end;
 		if (c == 't') {
+			tty = true;
+		} else if (c == 'T') {
 			timeout = strtol(optarg, &end, 10);
 			if (*end || timeout < 1 || timeout > 60000)
 				return cli_fail(EXIT_USAGE, "exec", "--timeout: 1..60000 ms");
@@ -248,6 +263,8 @@ int cmd_exec(const struct cli_globals *g, int argc, char **argv)
 	json_t *cmd = json_array(), *res;
 	for (int i = first; i < argc; i++)
 		json_array_append_new(cmd, json_string(argv[i]));
+	if (tty)
+		return exec_tty(g, argv[optind], argv[optind + 1], cmd);
 	int rc = call(g, "exec", "exec",
 		      json_pack("{s:s, s:s, s:o, s:i}", "scenario_id", argv[optind], "container",
 				argv[optind + 1], "argv", cmd, "timeout_ms", (int)timeout),
@@ -488,5 +505,150 @@ int cmd_watch(const struct cli_globals *g, int argc, char **argv)
 	}
 	free(buf);
 	close(fd);
+	return rc;
+}
+
+/* ------------------------------------------------------------ exec -t */
+
+static struct termios saved_tio;
+static bool tio_saved;
+
+static void restore_terminal(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+}
+
+/* Copies the terminal to the pty master and back until either side ends. */
+static void __attribute__((noreturn)) relay(int master)
+{
+	struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+			      {.fd = master, .events = POLLIN}};
+	char buf[4096];
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			_exit(0);
+		for (int i = 0; i < 2; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0)
+				_exit(0);
+			int to = i == 0 ? master : STDOUT_FILENO;
+			for (ssize_t off = 0; off < n;) {
+				ssize_t w = write(to, buf + off, (size_t)(n - off));
+				if (w <= 0)
+					_exit(0);
+				off += w;
+			}
+		}
+	}
+}
+
+/* forgectl exec -t: forged audits the exec and gives the container's record;
+ * forgectl adopts the container and runs the command on a new pty (never the
+ * operator's own terminal: a terminal handed into a container could be used
+ * to inject input into the host shell), relaying it. */
+static int exec_tty(const struct cli_globals *g, const char *id, const char *name,
+		    json_t *cmd)
+{
+	struct forge_paths paths;
+	struct forge_err err = {0};
+	struct forge_runtime *rt = NULL;
+	struct forge_container *c = NULL;
+	json_t *rec_j;
+	int rc = call(g, "exec", "attach",
+		      json_pack("{s:s, s:s, s:O}", "scenario_id", id, "container", name, "argv",
+				cmd),
+		      &rec_j);
+	if (rc) {
+		json_decref(cmd);
+		return rc;
+	}
+	struct forge_container_record rec = {0};
+	json_int_t pid, start, caps, uid, gid, count;
+	int mode;
+	const char *cg;
+	if (json_unpack(rec_j, "{s:I, s:I, s:s, s:I, s:i, s:I, s:I, s:I}", "pid", &pid,
+			"start_time", &start, "cgroup", &cg, "caps", &caps, "seccomp_mode", &mode,
+			"host_uid", &uid, "host_gid", &gid, "id_count", &count) < 0) {
+		json_decref(rec_j);
+		json_decref(cmd);
+		return cli_fail(EXIT_SETUP, "exec", "forged sent a bad record");
+	}
+	snprintf(rec.name, sizeof(rec.name), "%s", name);
+	snprintf(rec.cgroup, sizeof(rec.cgroup), "%s", cg);
+	rec.pid = (pid_t)pid;
+	rec.start_time = (uint64_t)start;
+	rec.caps = (uint64_t)caps;
+	rec.seccomp_mode = (enum forge_seccomp_mode)mode;
+	rec.host_uid = (uid_t)uid;
+	rec.host_gid = (gid_t)gid;
+	rec.id_count = (uint32_t)count;
+	json_decref(rec_j);
+
+	const char **argv = calloc(json_array_size(cmd) + 1, sizeof(*argv));
+	int master = -1, slave = -1;
+	pid_t relay_pid = -1;
+	if (!argv) {
+		rc = cli_fail(EXIT_SETUP, "exec", "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(cmd); i++)
+		argv[i] = json_string_value(json_array_get(cmd, i));
+	struct forge_runtime_config cfg = {0};
+	if (forge_paths_init(&paths, g->root, g->prefix, &err) < 0 ||
+	    (cfg.prefix = paths.prefix, cfg.run_dir = paths.run,
+	     forge_runtime_open(&rt, &cfg, &err) < 0) ||
+	    forge_container_adopt(rt, &rec, &c, &err) < 0) {
+		rc = cli_fail(EXIT_SETUP, "exec", "%s", err.msg);
+		goto out;
+	}
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+	    (slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		rc = cli_fail(EXIT_SETUP, "exec", "pty: %s", strerror(errno));
+		goto out;
+	}
+	struct winsize ws;
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(slave, TIOCSWINSZ, &ws);
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
+		struct termios raw = saved_tio;
+		cfmakeraw(&raw);
+		tio_saved = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+	}
+	relay_pid = fork();
+	if (relay_pid == 0) {
+		close(slave);
+		relay(master);
+	}
+	struct forge_exec_spec spec = {.argv = argv,
+				       .timeout_ms = 24 * 3600 * 1000,
+				       .output_limit = 1,
+				       .stdin_fd = slave,
+				       .tty = true};
+	struct forge_exec_result res = {0};
+	rc = forge_container_exec(c, &spec, &res, &err);
+	restore_terminal();
+	if (rc < 0) {
+		rc = cli_fail(EXIT_SETUP, "exec", "%s", err.msg);
+	} else {
+		rc = res.exited ? res.code : 128 + res.signal;
+		forge_exec_result_free(&res);
+	}
+out:
+	if (relay_pid > 0) {
+		kill(relay_pid, SIGKILL);
+		waitpid(relay_pid, NULL, 0);
+	}
+	if (slave >= 0)
+		close(slave);
+	if (master >= 0)
+		close(master);
+	forge_container_release(c);
+	forge_runtime_close(rt);
+	free(argv);
+	json_decref(cmd);
 	return rc;
 }

@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "runtime/internal.h"
@@ -67,6 +69,9 @@ run_exec_command(const struct forge_container *c, const struct forge_exec_spec *
 	const char *what;
 	int32_t report[2] = {0, EXEC_STAGE_SETSID}; /* errno, stage */
 	if (setsid() < 0)
+		goto failed;
+	/* interactive: the pty becomes the new session's controlling terminal */
+	if (spec->tty && ioctl(0, TIOCSCTTY, 0) < 0)
 		goto failed;
 	report[1] = EXEC_STAGE_CHDIR;
 	if (chdir(spec->cwd ? spec->cwd : "/") < 0)
@@ -215,6 +220,8 @@ static int validate_exec(const struct forge_exec_spec *spec, struct forge_err *e
 	if (spec->cwd && spec->cwd[0] != '/')
 		return forge_err_set(err, -EINVAL, "exec: working dir \"%s\" is not absolute",
 				     spec->cwd);
+	if (spec->tty && (spec->stdin_fd < 0 || !isatty(spec->stdin_fd)))
+		return forge_err_set(err, -EINVAL, "exec: tty mode needs a terminal as stdin_fd");
 	for (const char *const *e = spec->envp; e && *e; e++)
 		if (!strchr(*e, '=') || **e == '=')
 			return forge_err_set(err, -EINVAL,
@@ -262,6 +269,8 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 		goto done;
 	}
 	int fds[3] = {spec->stdin_fd >= 0 ? spec->stdin_fd : null, out[1], errp[1]};
+	if (spec->tty)
+		fds[1] = fds[2] = spec->stdin_fd;
 	char *const *envp = (char *const *)(spec->envp ? spec->envp : fixed_env);
 	helper = fork();
 	if (helper < 0) {

@@ -622,6 +622,44 @@ static void op_inspect(struct op_ctx *o)
 	reply_ok(o, res);
 }
 
+/* Interactive exec (forgectl exec -t, local root only): forged audits it and
+ * hands out the container's record, with which forgectl joins the container
+ * itself (same namespaces, cgroup, capabilities, no_new_privs and seccomp as
+ * every exec) and relays a pty; a terminal cannot cross the socket. */
+static void op_attach(struct op_ctx *o)
+{
+	bool bad = false;
+	if (!o->local)
+		return reply_err(o, FORGE_E_FORBIDDEN, NULL, "interactive exec is for local operators");
+	struct scenario *s = arg_scenario(o);
+	if (!s)
+		return;
+	const char *name = arg_str(o, "container", 63, true, &bad);
+	if (bad)
+		return;
+	json_t *argv = json_object_get(o->req->args, "argv");
+	if (!json_is_array(argv) || json_array_size(argv) == 0)
+		return reply_err(o, FORGE_E_BAD_REQUEST, NULL, "args.argv must be a non-empty array");
+	struct scenario_container *sc = NULL;
+	for (size_t k = 0; k < s->n_ctr; k++)
+		if (strcmp(s->ctr[k].name, name) == 0)
+			sc = &s->ctr[k];
+	if (!sc)
+		return reply_err(o, FORGE_E_NOT_FOUND, NULL, "scenario %s has no container %s",
+				 s->id, name);
+	if (s->state != SC_RUNNING || !sc->c || sc->exited || !sc->have_record)
+		return reply_err(o, FORGE_E_CONFLICT, NULL, "container %s is not running", name);
+	audit(o, "scenario.exec",
+	      json_pack("{s:s, s:s, s:s, s:O, s:b}", "scenario_id", s->id, "tenant_id", s->tenant,
+			"container", name, "argv", argv, "tty", 1));
+	const struct forge_container_record *r = &sc->rec;
+	reply_ok(o, json_pack("{s:s, s:I, s:I, s:s, s:I, s:i, s:I, s:I, s:I}", "name", r->name,
+			      "pid", (json_int_t)r->pid, "start_time", (json_int_t)r->start_time,
+			      "cgroup", r->cgroup, "caps", (json_int_t)r->caps, "seccomp_mode",
+			      (int)r->seccomp_mode, "host_uid", (json_int_t)r->host_uid, "host_gid",
+			      (json_int_t)r->host_gid, "id_count", (json_int_t)r->id_count));
+}
+
 static void op_keys(struct op_ctx *o)
 {
 	struct forge_err err = {0};
@@ -686,6 +724,7 @@ void forged_dispatch(struct forged *d, struct client *c, const struct forge_prot
 	    {"exec", op_exec},		 {"destroy", op_destroy},   {"complete", op_complete},
 	    {"templates", op_templates}, {"health", op_health},	    {"metrics", op_metrics},
 	    {"keys", op_keys},		 {"score", op_score},	    {"inspect", op_inspect},
+	    {"attach", op_attach},
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (strcmp(req->op, ops[i].op) == 0)

@@ -187,6 +187,8 @@ struct forge_exec_spec {
 	int timeout_ms;		 /* > 0; the command's process group is killed after it */
 	size_t output_limit;	 /* bytes kept per stream; the rest is read and dropped */
 	int stdin_fd;		 /* -1: /dev/null */
+	bool tty;		 /* stdin_fd is a terminal (a pty slave): the command's stdin,
+				    stdout, stderr and controlling terminal; nothing captured */
 };
 
 struct forge_exec_result {

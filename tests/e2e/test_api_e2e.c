@@ -1142,6 +1142,11 @@ static void test_limits(void **state)
 	http_clear(&r);
 	assert_int_equal(http("POST", "/v1/spawn", tok, NULL, "{\"track\":\"Net Plus\"}", &r), 400);
 	http_clear(&r);
+	/* An unknown key echoed in the error, cut in the middle of a character. */
+	snprintf(req, sizeof(req), "{\"track\":\"netplus\",\"%.63s\xc3\xa9\":1}", big);
+	assert_int_equal(http("POST", "/v1/spawn", tok, NULL, req, &r), 400);
+	assert_non_null(strstr(jstr(&r, "error.message"), "unknown key"));
+	http_clear(&r);
 	/* A header block over api.max_header_bytes: refused by the server itself. */
 	snprintf(hdrs, sizeof(hdrs), "X-Padding: %.10000s\r\n", "");
 	memset(hdrs + 11, 'p', 10000);

@@ -147,6 +147,11 @@ test_watch_logs_inspect() {
 	wait "$wpid"
 	assert_contains "$(cat "$T_TMP/watch.out")" "\"to\":\"creating\"" "watch saw creating"
 	assert_contains "$(cat "$T_TMP/watch.out")" "\"to\":\"running\"" "watch saw running"
+	# exec -t: an interactive shell on a pty (script(1) plays the terminal)
+	out=$(echo 'echo $((6*7)); exit 3' | timeout 30 script -qec \
+		"$FORGECTL --root $T_ROOT --prefix $T_PREFIX exec -t $id learner_vm -- /bin/sh" /dev/null)
+	assert_eq 3 "$?" "exec -t returns the shell's exit status"
+	assert_contains "$out" "42" "exec -t runs an interactive shell"
 	out=$(fctl inspect "$id")
 	assert_contains "$out" "policy drop" "inspect shows the nftables chains"
 	assert_contains "$out" "seccomp: enforce" "inspect shows seccomp"
