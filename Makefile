@@ -82,6 +82,7 @@ INTEG_SRC   := $(wildcard tests/integration/test_*.c)
 INTEG_BIN   := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
 BINARIES    := $(BUILD)/forgectl $(BUILD)/forged $(BUILD)/forge-api
+FORGED_FI   := $(BUILD)/tests/forged-fi
 BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/timeit.c,$(wildcard bench/*.c)))
 
 .PHONY: all deps run test unit integration security vmtest bench bench-container-start bench-topology bench-unpack bench-scoring bench-api bench-spawn images \
@@ -140,7 +141,6 @@ $(BUILD)/forged: $(OBJ)/$(FORGED_MAIN:.c=.o) $(LIBS_ALL)
 
 # forged with its crash switch compiled in (FORGED_CRASH_AT=<step>): tests only.
 # The fault-injecting scenario.o comes first, so the archive's copy is not used.
-FORGED_FI := $(BUILD)/tests/forged-fi
 $(OBJ)/fi/runtime/scenario.o: runtime/scenario.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DFORGE_FAULT_INJECTION -c -o $@ $<

@@ -137,34 +137,41 @@ static void observe(struct api_metrics *m, int family, const char *labels, doubl
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* A counter labelled {k1, k2, k3} and a histogram of the same event labelled {k1}. */
+static void count_and_time(struct api_metrics *m, int counter, int histogram, const char *k1,
+			   const char *v1, const char *k2, const char *v2, const char *k3,
+			   const char *v3, double seconds)
+{
+	char l[MX_LABELS];
+	size_t n = 0;
+
+	label(l, sizeof(l), &n, k1, v1);
+	size_t first = n;
+	label(l, sizeof(l), &n, k2, v2);
+	if (k3)
+		label(l, sizeof(l), &n, k3, v3);
+	observe(m, counter, l, 0);
+	l[first] = '\0';
+	observe(m, histogram, l, seconds);
+}
+
 void api_metrics_http(struct api_metrics *m, const char *route, const char *method, int code,
 		      double seconds)
 {
-	char l[MX_LABELS], c[8];
-	size_t n = 0;
+	char c[12];
 
 	snprintf(c, sizeof(c), "%d", code);
-	label(l, sizeof(l), &n, "route", route);
-	size_t route_only = n;
-	label(l, sizeof(l), &n, "method", method);
-	label(l, sizeof(l), &n, "code", c);
-	observe(m, MX_HTTP_REQ, l, 0);
-	l[route_only] = '\0';
-	observe(m, MX_HTTP_DUR, l, seconds);
+	count_and_time(m, MX_HTTP_REQ, MX_HTTP_DUR, "route", route, "method", method, "code", c,
+		       seconds);
 }
 
 void api_metrics_spawn(struct api_metrics *m, const char *track, int code, double seconds)
 {
-	char l[MX_LABELS], c[8];
-	size_t n = 0;
+	char c[12];
 
 	snprintf(c, sizeof(c), "%d", code);
-	label(l, sizeof(l), &n, "track", track);
-	size_t track_only = n;
-	label(l, sizeof(l), &n, "status", c);
-	observe(m, MX_SPAWN_REQ, l, 0);
-	l[track_only] = '\0';
-	observe(m, MX_SPAWN_DUR, l, seconds);
+	count_and_time(m, MX_SPAWN_REQ, MX_SPAWN_DUR, "track", track, "status", c, NULL, NULL,
+		       seconds);
 }
 
 static void count2(struct api_metrics *m, int family, const char *k1, const char *v1,

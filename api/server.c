@@ -197,6 +197,17 @@ static int serve(struct api_config *c, int listen_fd, const sigset_t *sigs, stru
 					    .pool_max = c->threads};
 	int rc, sig = 0;
 
+	char dir[FORGE_PATH_MAX + 16];
+	snprintf(dir, sizeof(dir), "%s/%s", c->paths.lib, API_STATE_DIR);
+	if (access(dir, R_OK | W_OK | X_OK) < 0) {
+		rc = forge_err_errno(
+		    err, errno,
+		    "%s is out of the api user's reach (%s must be searchable by it, "
+		    "e.g. root:forge 0710)",
+		    dir, c->paths.lib);
+		close(listen_fd);
+		goto out;
+	}
 	if ((rc = api_db_open(c->db_path, &ctx.db, err))) {
 		close(listen_fd);
 		goto out;

@@ -10,6 +10,7 @@
  *   spawn --root DIR --prefix P [--template NAME] [--runs N] [--warmup N]
  *         [--peer SCRIPT] [--peer-prefix NAME] [--peer-log FILE]
  *         [--density N] [--pid FORGED_PID]
+ *         [--also-root DIR --also-prefix P [--also-pid PID]]
  *   spawn --fsync-probe DIR [--runs N]
  *
  * One forge round: op "spawn" {"template": NAME}, timed from just before the
@@ -20,8 +21,9 @@
  * around each spawn outside the timed window. One peer round: SCRIPT prepare
  * NAME (not timed), SCRIPT up NAME and SCRIPT down NAME (each timed from
  * posix_spawn to reap), SCRIPT clean NAME (not timed); NAME is P-<round>
- * (P defaults to fbench-<pid>). Rounds alternate which of forge and the peer
- * goes first, so neither always inherits the other's kernel clean-up.
+ * (P defaults to fbench-<pid>). With --also-root, every round also runs a
+ * forge round on a second forged (series alt_*), e.g. one whose root is on
+ * another file system. The order of the runners rotates from round to round.
  *
  * Output, one fact per line:
  *   sample <series> <ns>            one measurement of a series (below)
@@ -69,20 +71,34 @@
 
 extern char **environ;
 
+/* The series of one forged instance (forge_*, or alt_* for --also-root),
+ * then the others. */
+enum forge_series {
+	F_SPAWN,
+	F_DESTROY,
+	F_TOTAL,
+	F_INTERNAL,
+	F_SPAWN_CPU, /* then _RUNQ, _BLOCKED, _FAULTS in this order */
+	F_SPAWN_RUNQ,
+	F_SPAWN_BLOCKED,
+	F_SPAWN_FAULTS,
+	F_DESTROY_CPU,
+	F_DESTROY_RUNQ,
+	F_DESTROY_BLOCKED,
+	F_DESTROY_FAULTS,
+	N_F,
+};
+
+static const char *const forge_series_name[N_F] = {
+    "spawn",	   "destroy",	   "total",	      "internal",
+    "spawn_cpu",   "spawn_runq",   "spawn_blocked",   "spawn_faults",
+    "destroy_cpu", "destroy_runq", "destroy_blocked", "destroy_faults",
+};
+
 enum series_id {
-	FORGE_SPAWN,
-	FORGE_DESTROY,
-	FORGE_TOTAL,
-	FORGE_INTERNAL,
-	FORGE_SPAWN_CPU, /* then _RUNQ, _BLOCKED, _FAULTS in this order */
-	FORGE_SPAWN_RUNQ,
-	FORGE_SPAWN_BLOCKED,
-	FORGE_SPAWN_FAULTS,
-	FORGE_DESTROY_CPU,
-	FORGE_DESTROY_RUNQ,
-	FORGE_DESTROY_BLOCKED,
-	FORGE_DESTROY_FAULTS,
-	PEER_UP,
+	FORGE0 = 0, /* + enum forge_series */
+	ALT0 = N_F, /* + enum forge_series */
+	PEER_UP = 2 * N_F,
 	PEER_DOWN,
 	PEER_TOTAL,
 	DENSITY_SPAWN,
@@ -95,30 +111,18 @@ enum series_id {
 	N_SERIES,
 };
 
-static const char *const series_name[N_SERIES] = {
-    "forge_spawn",
-    "forge_destroy",
-    "forge_total",
-    "forge_internal",
-    "forge_spawn_cpu",
-    "forge_spawn_runq",
-    "forge_spawn_blocked",
-    "forge_spawn_faults",
-    "forge_destroy_cpu",
-    "forge_destroy_runq",
-    "forge_destroy_blocked",
-    "forge_destroy_faults",
-    "peer_up",
-    "peer_down",
-    "peer_total",
-    "density_spawn",
-    "density_first",
-    "density_last",
-    "density_destroy",
-    "fsync_file",
-    "fsync_dir",
-    "fsync_append",
+static const char *const other_series_name[N_SERIES - PEER_UP] = {
+    "peer_up",	    "peer_down",       "peer_total", "density_spawn", "density_first",
+    "density_last", "density_destroy", "fsync_file", "fsync_dir",     "fsync_append",
 };
+
+static const char *series_name(int id, char buf[64])
+{
+	if (id >= PEER_UP)
+		return other_series_name[id - PEER_UP];
+	snprintf(buf, 64, "%s_%s", id < ALT0 ? "forge" : "alt", forge_series_name[id % N_F]);
+	return buf;
+}
 
 static struct series {
 	long long *v;
@@ -127,11 +131,12 @@ static struct series {
 
 /* Records one sample (and prints it, so a run that fails half-way still
  * leaves its figures); on ENOMEM the sample is only printed. */
-static void sample(enum series_id id, long long ns)
+static void sample(int id, long long ns)
 {
 	struct series *s = &series[id];
+	char buf[64];
 
-	printf("sample %s %lld\n", series_name[id], ns);
+	printf("sample %s %lld\n", series_name(id, buf), ns);
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
 		long long *v = realloc(s->v, cap * sizeof(*v));
@@ -168,19 +173,25 @@ static void print_stats(void)
 		double med = s->n % 2 ? (double)s->v[s->n / 2]
 				      : ((double)s->v[s->n / 2 - 1] + (double)s->v[s->n / 2]) / 2;
 		/* ns series print in ms; counts as they are */
-		double d = i == FORGE_SPAWN_FAULTS || i == FORGE_DESTROY_FAULTS ? 1 : 1e6;
-		printf("stat %s %zu %.3f %.3f %.3f %.3f %.3f\n", series_name[i], s->n, med / d,
+		bool count =
+		    i < PEER_UP && (i % N_F == F_SPAWN_FAULTS || i % N_F == F_DESTROY_FAULTS);
+		double d = count ? 1 : 1e6;
+		char buf[64];
+		printf("stat %s %zu %.3f %.3f %.3f %.3f %.3f\n", series_name(i, buf), s->n, med / d,
 		       (double)pct(s->v, s->n, 0.10) / d, (double)pct(s->v, s->n, 0.90) / d,
 		       (double)s->v[0] / d, (double)s->v[s->n - 1] / d);
 	}
 }
 
+/* One forged instance and how its samples are filed. */
 struct bench {
 	int fd; /* connection to forged */
 	const char *tpl;
-	pid_t forged;
-	unsigned long serial; /* correlation ids: fbench-spawn-<n> */
+	pid_t forged; /* 0: unknown (no thread figures, no rss) */
+	int series;   /* FORGE0 or ALT0 */
 };
+
+static unsigned long serial; /* correlation ids: fbench-spawn-<n> */
 
 static long long now_ns(void)
 {
@@ -198,7 +209,7 @@ static int call(struct bench *b, const char *op, json_t *args, struct forge_prot
 	struct forge_err err = {0};
 	char cid[48];
 
-	snprintf(cid, sizeof(cid), "fbench-spawn-%lu", b->serial++);
+	snprintf(cid, sizeof(cid), "fbench-spawn-%lu", serial++);
 	long long t0 = now_ns();
 	int rc = forge_proto_call(b->fd, op, cid, args, CALL_TIMEOUT_MS, rep, &err);
 	long long t1 = now_ns();
@@ -402,7 +413,7 @@ static int task_use(pid_t pid, struct task_use *u)
 
 /* Samples what forged's thread did since a, in a request of wall ns: on a
  * CPU, waiting for one, and neither (blocked: disk syncs, children). */
-static void sample_use(pid_t pid, const struct task_use *a, long long wall, enum series_id cpu)
+static void sample_use(pid_t pid, const struct task_use *a, long long wall, int cpu)
 {
 	struct task_use b;
 
@@ -428,19 +439,19 @@ static int forge_round(struct bench *b, bool measured)
 	if (before < 0 || spawn_one(b, id, &spawn_ns) < 0)
 		return -1;
 	if (use)
-		sample_use(b->forged, &u0, spawn_ns, FORGE_SPAWN_CPU);
+		sample_use(b->forged, &u0, spawn_ns, b->series + F_SPAWN_CPU);
 	long long after = spawn_seconds_sum(b);
 	if (use && task_use(b->forged, &u1) < 0)
 		use = false;
 	if (destroy_one(b, id, &destroy_ns) < 0 || after < 0)
 		return -1;
 	if (use)
-		sample_use(b->forged, &u1, destroy_ns, FORGE_DESTROY_CPU);
+		sample_use(b->forged, &u1, destroy_ns, b->series + F_DESTROY_CPU);
 	if (measured) {
-		sample(FORGE_SPAWN, spawn_ns);
-		sample(FORGE_DESTROY, destroy_ns);
-		sample(FORGE_TOTAL, spawn_ns + destroy_ns);
-		sample(FORGE_INTERNAL, after - before);
+		sample(b->series + F_SPAWN, spawn_ns);
+		sample(b->series + F_DESTROY, destroy_ns);
+		sample(b->series + F_TOTAL, spawn_ns + destroy_ns);
+		sample(b->series + F_INTERNAL, after - before);
 	}
 	return 0;
 }
@@ -587,14 +598,30 @@ static void usage(void)
 		"usage: spawn --root DIR --prefix P [--template NAME] [--runs N] [--warmup N]\n"
 		"             [--peer SCRIPT] [--peer-prefix NAME] [--peer-log FILE]\n"
 		"             [--density N] [--pid FORGED_PID]\n"
+		"             [--also-root DIR --also-prefix P [--also-pid PID]]\n"
 		"       spawn --fsync-probe DIR [--runs N]\n");
+}
+
+/* Connects b to the forged of root/prefix. */
+static int connect_to(struct bench *b, const char *root, const char *prefix)
+{
+	struct forge_paths paths;
+	struct forge_err err = {0};
+
+	if (forge_paths_init(&paths, root, prefix, &err) < 0 ||
+	    (b->fd = forge_proto_connect(&paths, &err)) < 0) {
+		printf("error connect to forged of %s: %s\n", root, err.msg);
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct bench b = {.fd = -1, .tpl = "netplus"};
-	const char *root = NULL, *prefix = NULL, *peer = NULL, *peer_log = "/dev/null";
-	const char *probe = NULL;
+	struct bench b = {.fd = -1, .tpl = "netplus", .series = FORGE0};
+	struct bench alt = {.fd = -1, .tpl = "netplus", .series = ALT0};
+	const char *root = NULL, *prefix = NULL, *alt_root = NULL, *alt_prefix = NULL;
+	const char *peer = NULL, *peer_log = "/dev/null", *probe = NULL;
 	char peer_prefix[48];
 	int runs = 20, warmup = 2, dens = 0, rc = 0;
 
@@ -614,12 +641,18 @@ int main(int argc, char **argv)
 			continue;
 		if (strcmp(a, "--pid") == 0 && (b.forged = count(v, 1, 1 << 30)) > 0)
 			continue;
+		if (strcmp(a, "--also-pid") == 0 && (alt.forged = count(v, 1, 1 << 30)) > 0)
+			continue;
 		if (strcmp(a, "--root") == 0)
 			root = v;
 		else if (strcmp(a, "--prefix") == 0)
 			prefix = v;
+		else if (strcmp(a, "--also-root") == 0)
+			alt_root = v;
+		else if (strcmp(a, "--also-prefix") == 0)
+			alt_prefix = v;
 		else if (strcmp(a, "--template") == 0)
-			b.tpl = v;
+			b.tpl = alt.tpl = v;
 		else if (strcmp(a, "--peer") == 0)
 			peer = v;
 		else if (strcmp(a, "--peer-log") == 0)
@@ -638,31 +671,36 @@ int main(int argc, char **argv)
 		print_stats();
 		return rc < 0 ? 1 : 0;
 	}
-	if (!root || !prefix) {
+	if (!root || !prefix || !alt_root != !alt_prefix) {
 		usage();
 		return 2;
 	}
+	if (connect_to(&b, root, prefix) < 0 ||
+	    (alt_root && connect_to(&alt, alt_root, alt_prefix) < 0))
+		rc = -1;
 
-	struct forge_paths paths;
-	struct forge_err err = {0};
-	if (forge_paths_init(&paths, root, prefix, &err) < 0 ||
-	    (b.fd = forge_proto_connect(&paths, &err)) < 0) {
-		printf("error connect: %s\n", err.msg);
-		return 1;
-	}
+	/* Each round runs every runner once; the order rotates, so none always
+	 * inherits another's clean-up (the kernel frees namespaces late). */
+	int n_runners = 1 + !!peer + !!alt_root;
 	for (int i = 0; rc == 0 && i < warmup + runs; i++) {
-		bool measured = i >= warmup, peer_first = i % 2 == 1;
-		if (peer && peer_first)
-			rc = peer_round(peer, peer_prefix, peer_log, i, measured);
-		if (rc == 0)
-			rc = forge_round(&b, measured);
-		if (rc == 0 && peer && !peer_first)
-			rc = peer_round(peer, peer_prefix, peer_log, i, measured);
+		bool measured = i >= warmup;
+		for (int k = 0; rc == 0 && k < n_runners; k++) {
+			int who = (i + k) % n_runners;
+			if (who == 0)
+				rc = forge_round(&b, measured);
+			else if (who == 1 && peer)
+				rc = peer_round(peer, peer_prefix, peer_log, i, measured);
+			else
+				rc = forge_round(&alt, measured);
+		}
 		fflush(stdout);
 	}
 	if (rc == 0 && dens > 0)
 		rc = density(&b, dens);
-	close(b.fd);
+	if (b.fd >= 0)
+		close(b.fd);
+	if (alt.fd >= 0)
+		close(alt.fd);
 	print_stats();
 	return rc < 0 ? 1 : 0;
 }

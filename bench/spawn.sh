@@ -300,13 +300,13 @@ st() {
 }
 ratio() { awk -v p="$1" -v f="$2" 'BEGIN { printf "%.2f", (f > 0) ? p / f : 0 }'; }
 row() { # row LABEL FILE SERIES
-	printf '%-16s %10s %10s %10s %10s %10s\n' "$1" "$(st "$2" "$3" 2)" "$(st "$2" "$3" 3)" \
+	printf '%-20s %10s %10s %10s %10s %10s\n' "$1" "$(st "$2" "$3" 2)" "$(st "$2" "$3" 3)" \
 		"$(st "$2" "$3" 4)" "$(st "$2" "$3" 5)" "$(st "$2" "$3" 6)"
 }
 
 echo
 echo "spawn: machine load (1, 5, 15 min) before: $load_before, after: $load_after ($(nproc) CPUs)"
-printf '%-16s %10s %10s %10s %10s %10s\n' runner median_ms p10_ms p90_ms min_ms max_ms
+printf '%-20s %10s %10s %10s %10s %10s\n' runner median_ms p10_ms p90_ms min_ms max_ms
 row forge_spawn "$tmp/out" forge_spawn
 row peer_up "$tmp/out" peer_up
 row forge_destroy "$tmp/out" forge_destroy
@@ -353,7 +353,7 @@ if [ "$dens" != 0 ]; then
 	echo
 	echo "spawn: density — $dens netplus scenarios spawned one after the other and kept alive" \
 		"($running running at the peak: $((dens * 3)) containers, $((dens * 4)) network namespaces)"
-	printf '%-16s %10s %10s %10s %10s %10s\n' series median_ms p10_ms p90_ms min_ms max_ms
+	printf '%-20s %10s %10s %10s %10s %10s\n' series median_ms p10_ms p90_ms min_ms max_ms
 	row "spawn 1-10" "$tmp/out" density_first
 	row "spawn $((dens > 10 ? dens - 9 : 1))-$dens" "$tmp/out" density_last
 	row "spawn all" "$tmp/out" density_spawn
@@ -497,23 +497,26 @@ if [ $breakdown = 1 ]; then
 			}'
 	fi
 
-	# The same rounds with forged's whole root on tmpfs, where fsync returns at once:
-	# what the disk's syncs cost, without strace in the way.
+	# A second forged whose whole root is on tmpfs, where fsync returns at once, its
+	# rounds interleaved with the first's: what the disk's syncs cost, without strace.
 	echo
 	shm=$(mktemp -d /dev/shm/fbench-spawn.XXXXXX)
 	pfx[$shm]=${prefix}t
 	mkdir -p "$shm/var/lib/forge"
 	cp -a "$root/var/lib/forge/images" "$shm/var/lib/forge/"
 	if start_forged "$shm"; then
-		"$bin" --root "$shm" --prefix "${pfx[$shm]}" --runs "$((bd_runs * 2))" --warmup 1 \
-			>"$tmp/shm.out" || echo "spawn: warning: the tmpfs rounds failed" >&2
+		"$bin" --root "$root" --prefix "$prefix" --pid "${fpid[$root]}" --also-root "$shm" \
+			--also-prefix "${pfx[$shm]}" --also-pid "${fpid[$shm]}" --runs "$((bd_runs * 2))" \
+			--warmup 1 >"$tmp/shm.out" || echo "spawn: warning: the tmpfs rounds failed" >&2
 		stop_forged "$shm"
 		forge_leftovers "$shm" || echo "spawn: warning: forged on tmpfs left objects behind" >&2
-		echo "spawn: forged with its root on tmpfs (no disk syncs), $((bd_runs * 2)) rounds:"
-		printf '%-16s %10s %10s %10s %10s %10s\n' runner median_ms p10_ms p90_ms min_ms max_ms
-		row forge_spawn "$tmp/shm.out" forge_spawn
-		row forge_destroy "$tmp/shm.out" forge_destroy
-		row forge_internal "$tmp/shm.out" forge_internal
+		echo "spawn: forged with its root on the disk (forge_*) and on tmpfs (alt_*: no disk" \
+			"syncs), $((bd_runs * 2)) rounds, interleaved:"
+		printf '%-20s %10s %10s %10s %10s %10s\n' runner median_ms p10_ms p90_ms min_ms max_ms
+		for r in spawn destroy spawn_cpu spawn_blocked; do
+			row "forge_$r" "$tmp/shm.out" "forge_$r"
+			row "alt_$r" "$tmp/shm.out" "alt_$r"
+		done
 	fi
 fi
 
