@@ -80,17 +80,19 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTEG_SRC   := $(wildcard tests/integration/test_*.c)
 INTEG_BIN   := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+E2E_SRC     := $(wildcard tests/e2e/test_*.c)
+E2E_BIN     := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
 
 BINARIES    := $(BUILD)/forgectl $(BUILD)/forged $(BUILD)/forge-api
 FORGED_FI   := $(BUILD)/tests/forged-fi
 BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/timeit.c,$(wildcard bench/*.c)))
 
-.PHONY: all deps run test unit integration security vmtest bench bench-container-start bench-topology bench-unpack bench-scoring bench-api bench-spawn images \
+.PHONY: all deps run test unit integration security e2e vmtest bench bench-container-start bench-topology bench-unpack bench-scoring bench-api bench-spawn images \
 	rootfs clean check-root format tidy
 
 .SECONDEXPANSION:
 
-all: $(BINARIES) $(FORGED_FI) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
+all: $(BINARIES) $(FORGED_FI) $(UNIT_BIN) $(INTEG_BIN) $(E2E_BIN) $(BENCH_BIN)
 
 # ---------------------------------------------------------------- build rules
 
@@ -171,6 +173,12 @@ $(BUILD)/tests/unit/test_api_%: tests/unit/test_api_%.c $(LIB_API) $(BUILD)/libf
 		-Wl,--start-group $(LIB_API) $(BUILD)/libforge-policy.a $(LIB_COMMON) -Wl,--end-group \
 		$(call pc_libs,cmocka $(PKGS_API) $(PKGS_COMMON))
 
+$(BUILD)/tests/e2e/%: tests/e2e/%.c $(LIB_API) $(BUILD)/libforge-policy.a $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka $(PKGS_API)) $(ALL_LDFLAGS) -o $@ $< \
+		-Wl,--start-group $(LIB_API) $(BUILD)/libforge-policy.a $(LIB_COMMON) -Wl,--end-group \
+		$(call pc_libs,cmocka $(PKGS_API) $(PKGS_COMMON))
+
 # common's own tests link common only, so they build before the runtime does.
 $(BUILD)/tests/unit/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
 	@mkdir -p $(dir $@)
@@ -245,6 +253,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory security
+	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory vmtest
 
 unit: $(UNIT_BIN) $(BUILD)/forgectl
@@ -257,6 +266,11 @@ integration: check-root all rootfs
 security: check-root all rootfs
 	@tests/security/run.sh
 
+# forge-api over HTTP: its own behaviour against a stand-in forged (test_api_e2e),
+# and the whole flow with the real forged (tests/e2e/*.test.sh).
+e2e: check-root all images
+	@BUILD=$(BUILD) tests/e2e/run.sh $(E2E_BIN)
+
 vmtest: check-root all rootfs
 	@FORGE_TEST_ROOTFS=$(CURDIR)/$(ROOTFS) tests/vm/run.sh \
 		tests/vm/ext4-rootfs.sh tests/integration/run.sh
@@ -267,7 +281,7 @@ bench-spawn: check-root all
 	@bench/spawn.sh
 
 bench-api: all
-	@bench/api.sh
+	@BUILD=$(BUILD) bench/api.sh
 
 bench-scoring: all
 	@bench/scoring.sh

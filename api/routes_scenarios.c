@@ -308,11 +308,11 @@ static int spawn_forged(struct spawn *sp, const struct api_request *req, const j
 		forge_log(FORGE_LOG_ERROR, "SAT mint", "error", err.msg, NULL);
 		return api_fail(resp, req, 500, "internal", "could not mint the spawn token"), rc;
 	}
-	json_t *args =
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:O}", "template", sp->track,
-		      "scenario_id", sp->rec.scenario_id, "tenant_id", sp->id->tenant, "subject",
-		      sp->id->sub, "plan", sp->id->plan->name, "request_id", sp->request_id, "sat",
-		      sat, "retention_days", claims.retention_days, "metadata", sp->metadata);
+	/* The scenario id travels in the SAT only: forged takes it from there. */
+	json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:O}", "template", sp->track,
+				 "tenant_id", sp->id->tenant, "subject", sp->id->sub, "plan",
+				 sp->id->plan->name, "request_id", sp->request_id, "sat", sat,
+				 "retention_days", claims.retention_days, "metadata", sp->metadata);
 	forge_memzero(sat, strlen(sat));
 	free(sat);
 	rc = api_call(sp->ctx, req, "spawn", args, c->forged_slow_timeout_ms, false, &rep);

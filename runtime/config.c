@@ -24,6 +24,8 @@ static const char *const keys[] = {
 static int set_key(struct forged_config *cfg, const char *key, const char *val,
 		   const char *where, struct forge_err *err)
 {
+	if (strchr(key, '.'))
+		return 0; /* dotted keys are forge-api's (api.listen, jwt.…) */
 	if (strcmp(key, "max_live") == 0) {
 		char *end;
 		unsigned long v = strtoul(val, &end, 10);
@@ -36,6 +38,7 @@ static int set_key(struct forged_config *cfg, const char *key, const char *val,
 		if (!pw)
 			return forge_err_set(err, -EINVAL, "%s: api_user: no user \"%s\"", where, val);
 		cfg->api_uid = pw->pw_uid;
+		cfg->api_gid = pw->pw_gid;
 	} else if (strcmp(key, "forge_group") == 0) {
 		struct group *gr = getgrnam(val);
 		if (!gr)
@@ -118,13 +121,16 @@ int forged_config_load(const struct forge_paths *p, const char *file, struct for
 	cfg->dev = !env || strcmp(env, "production") != 0;
 	cfg->max_live = 128;
 	cfg->api_uid = (uid_t)-1;
+	cfg->api_gid = (gid_t)-1;
 	cfg->forge_gid = (gid_t)-1;
 	struct group *gr = getgrnam("forge");
 	if (gr)
 		cfg->forge_gid = gr->gr_gid;
 	struct passwd *pw = getpwnam("forge");
-	if (pw)
+	if (pw) {
 		cfg->api_uid = pw->pw_uid;
+		cfg->api_gid = pw->pw_gid;
+	}
 	if ((rc = forge_path_join(cfg->templates_dir, sizeof(cfg->templates_dir), p->etc,
 				  "templates", err)) ||
 	    (rc = forge_path_join(cfg->policy_dir, sizeof(cfg->policy_dir), p->etc, "policy", err)))

@@ -413,7 +413,10 @@ static int listen_socket(struct forged *d, struct forge_err *err)
 		close(fd);
 		return rc;
 	}
-	if (d->cfg.forge_gid != (gid_t)-1 && chown(sa.sun_path, 0, d->cfg.forge_gid) < 0) {
+	/* 0660 root:forge; without a forge group, owned by forge-api's user */
+	if ((d->cfg.forge_gid != (gid_t)-1 && chown(sa.sun_path, 0, d->cfg.forge_gid) < 0) ||
+	    (d->cfg.forge_gid == (gid_t)-1 && d->cfg.api_uid != (uid_t)-1 &&
+	     chown(sa.sun_path, d->cfg.api_uid, 0) < 0)) {
 		rc = forge_err_errno(err, errno, "chown %s", sa.sun_path);
 		close(fd);
 		return rc;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/sat.h"
@@ -86,6 +87,12 @@ int main(int argc, char **argv)
 		return fail("paths", &err);
 	if (forged_config_load(&d.paths, config, &d.cfg, &err) < 0)
 		return fail("configuration", &err);
+	/* others may pass through <lib> (to forge-api's own directory and the
+	 * results it serves), never list it; every subdirectory has its own mode */
+	if (chmod(d.paths.lib, 0711) < 0) {
+		forge_err_errno(&err, errno, "chmod %s", d.paths.lib);
+		return fail("paths", &err);
+	}
 	d.own_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (d.own_netns_fd < 0) {
 		forge_err_errno(&err, errno, "open /proc/self/ns/net");

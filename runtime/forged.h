@@ -88,6 +88,7 @@ struct forged_config {
 	bool dev;		   /* FORGE_ENV is not "production" */
 	unsigned max_live;	   /* host cap on live scenarios */
 	uid_t api_uid;		   /* forge-api's uid, may connect (-1: none) */
+	gid_t api_gid;		   /* its primary group */
 	gid_t forge_gid;	   /* members may connect (-1: none) */
 	char templates_dir[FORGE_PATH_MAX];
 	char policy_dir[FORGE_PATH_MAX];

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -487,7 +488,9 @@ static void op_pause(struct op_ctx *o, bool pause)
 static void op_templates(struct op_ctx *o)
 {
 	json_t *list = json_array();
-	DIR *dir = fdopendir(dup(o->d->templates_fd));
+	/* templates_fd is O_PATH: listing needs a readable descriptor */
+	int lfd = openat(o->d->templates_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = lfd < 0 ? NULL : fdopendir(lfd);
 	for (struct dirent *e; dir && (e = readdir(dir));) {
 		size_t n = strlen(e->d_name);
 		struct forge_template *t = NULL;
@@ -738,6 +741,36 @@ void forged_dispatch(struct forged *d, struct client *c, const struct forge_prot
 	reply_err(&o, FORGE_E_UNKNOWN_OP, NULL, "unknown op \"%s\"", req->op);
 }
 
+/* forge-api streams results to their tenant: the results tree is readable by
+ * the forge group (or, without one, by forge-api's user's group), never by
+ * others: root:<group> 0750 directories and 0640 files. */
+static void share_results(struct forged *d, const char *dir)
+{
+	gid_t gid = d->cfg.forge_gid != (gid_t)-1 ? d->cfg.forge_gid : d->cfg.api_gid;
+	char path[FORGE_PATH_MAX + 16];
+	if (gid == (gid_t)-1)
+		return;
+	snprintf(path, sizeof(path), "%s/results", d->paths.lib);
+	size_t base = strlen(path);
+	/* <lib>/results, <lib>/results/<tenant>, <lib>/results/<tenant>/<id> */
+	for (const char *p = dir + base; p; p = strchr(p + 1, '/')) {
+		snprintf(path, sizeof(path), "%.*s", (int)(p - dir), dir);
+		if (chown(path, 0, gid) < 0 || chmod(path, 0750) < 0)
+			return;
+	}
+	if (chown(dir, 0, gid) < 0 || chmod(dir, 0750) < 0)
+		return;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	DIR *ls = dfd < 0 ? NULL : fdopendir(dfd);
+	for (struct dirent *e; ls && (e = readdir(ls));)
+		if (e->d_type == DT_REG && (fchownat(dfd, e->d_name, 0, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+					    fchmodat(dfd, e->d_name, 0640, 0) < 0))
+			forge_log(FORGE_LOG_WARN, "results not shared with forge-api", "file",
+				  e->d_name, "error", strerror(errno), NULL);
+	if (ls)
+		closedir(ls);
+}
+
 static void finish_done(struct forged *d, void *ctx, json_t *res)
 {
 	struct scenario *s = ctx;
@@ -748,6 +781,7 @@ static void finish_done(struct forged *d, void *ctx, json_t *res)
 		json_decref(s->score);
 		s->score = json_incref(json_object_get(res, "score"));
 		snprintf(s->results_dir, sizeof(s->results_dir), "%s", dir);
+		share_results(d, dir);
 	} else {
 		final = SC_FAILED;
 		forge_log(FORGE_LOG_ERROR, "scoring failed", "scenario_id", s->id, "error",

@@ -6,4 +6,4 @@
 set -eu
 : "${FORGECTL:?set FORGECTL to the forgectl command to use}"
 [ $# -eq 1 ] || { echo "usage: $0 SCENARIO_ID" >&2; exit 2; }
-$FORGECTL exec "$1" target_server -- /bin/sh -c 'killall nc; rm -f /tmp/www/secret.txt'
+$FORGECTL exec "$1" target_server -- sh -c 'killall nc; rm -f /tmp/www/secret.txt'

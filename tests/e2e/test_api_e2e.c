@@ -125,7 +125,6 @@ static json_t *fake_spawn(uint64_t id, const json_t *a)
 				 {"subject", c.sub},
 				 {"plan", c.plan},
 				 {"template", c.track},
-				 {"scenario_id", c.scenario_id},
 				 {"request_id", c.request_id}};
 	for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++) {
 		const char *v = json_string_value(json_object_get(a, must[i][0]));
