@@ -91,6 +91,9 @@ BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/timeit.c
 	rootfs clean check-root format tidy
 
 .SECONDEXPANSION:
+# Objects reached only through pattern rules are intermediate to make; keep them
+# (deleting them made every build recompile the modules).
+.SECONDARY:
 
 all: $(BINARIES) $(FORGED_FI) $(UNIT_BIN) $(INTEG_BIN) $(E2E_BIN) $(BENCH_BIN)
 

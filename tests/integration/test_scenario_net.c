@@ -195,7 +195,11 @@ static void test_netplus_with_containers(void **state)
 		fail_msg("learner -> router: %d %s", rc, out);
 
 	/* Through the router to the target's web server. */
-	rc = sh(LEARNER, "timeout 5 wget -q -O - http://10.20.0.2/", out, sizeof(out));
+	/* httpd may not listen yet: retry (a readiness wait, not a timing check) */
+	rc = sh(LEARNER,
+		"for i in $(seq 50); do timeout 5 wget -q -O - http://10.20.0.2/ && exit 0; "
+		"sleep 0.1; done; exit 1",
+		out, sizeof(out));
 	if (rc != 0 || !strstr(out, "forge-target-page"))
 		fail_msg("learner -> target via router: %d %s", rc, out);
 
