@@ -2,7 +2,8 @@
 #
 #   make deps         install missing Debian packages (root; quiet when nothing is missing)
 #   make              build every binary into build/
-#   make run          start an isolated container from a busybox rootfs and report its isolation
+#   make run          forged + forge-api on build/root with development secrets (Ctrl-C stops)
+#   make demo         one isolated container from a busybox rootfs and what isolates it
 #   make test         deps + build + unit + integration + security + vmtest (what CI runs)
 #   make unit | integration | security | vmtest | bench | clean
 
@@ -87,7 +88,7 @@ BINARIES    := $(BUILD)/forgectl $(BUILD)/forged $(BUILD)/forge-api
 FORGED_FI   := $(BUILD)/tests/forged-fi
 BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/timeit.c,$(wildcard bench/*.c)))
 
-.PHONY: all deps run test unit integration security e2e vmtest bench bench-container-start bench-topology bench-unpack bench-scoring bench-api bench-spawn images \
+.PHONY: all deps run demo test unit integration security e2e vmtest bench bench-container-start bench-topology bench-unpack bench-scoring bench-api bench-spawn images \
 	rootfs clean check-root format tidy
 
 .SECONDEXPANSION:
@@ -242,7 +243,13 @@ images: check-root $(BUILD)/forgectl
 	@FORGECTL=$(BUILD)/forgectl FORGE_DEB_CACHE=$(BUILD)/cache/debs \
 		rootfs-builder/make-images.sh $(IMAGES_ROOT)
 
+# forged and forge-api together on build/root with development secrets; Ctrl-C stops.
 run: deps
+	@$(MAKE) --no-print-directory all images
+	@packaging/dev-run.sh $(CURDIR)/$(BUILD)
+
+# The container runtime alone: one isolated container and what isolates it.
+demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/forgectl rootfs
 	@tests/lib/run-demo.sh $(BUILD)/forgectl $(ROOTFS)
 
