@@ -9,7 +9,7 @@
  *
  *   spawn --root DIR --prefix P [--template NAME] [--runs N] [--warmup N]
  *         [--peer SCRIPT] [--peer-prefix NAME] [--peer-log FILE]
- *         [--density N] [--pid FORGED_PID]
+ *         [--density N] [--pid FORGED_PID] [--settle-ms N]
  *         [--also-root DIR --also-prefix P [--also-pid PID]]
  *   spawn --fsync-probe DIR [--runs N]
  *
@@ -24,6 +24,9 @@
  * (P defaults to fbench-<pid>). With --also-root, every round also runs a
  * forge round on a second forged (series alt_*), e.g. one whose root is on
  * another file system. The order of the runners rotates from round to round.
+ * --settle-ms N leaves forged idle for N ms before each spawn, so that the
+ * kernel has finished freeing the namespaces of the last teardown (it does
+ * that after destroy returns, under the RTNL lock a new namespace needs).
  *
  * Output, one fact per line:
  *   sample <series> <ns>            one measurement of a series (below)
@@ -187,8 +190,9 @@ static void print_stats(void)
 struct bench {
 	int fd; /* connection to forged */
 	const char *tpl;
-	pid_t forged; /* 0: unknown (no thread figures, no rss) */
-	int series;   /* FORGE0 or ALT0 */
+	pid_t forged;  /* 0: unknown (no thread figures, no rss) */
+	int series;    /* FORGE0 or ALT0 */
+	int settle_ms; /* idle time before each spawn */
 };
 
 static unsigned long serial; /* correlation ids: fbench-spawn-<n> */
@@ -433,6 +437,8 @@ static int forge_round(struct bench *b, bool measured)
 	struct task_use u0 = {0}, u1 = {0};
 	bool use = measured && b->forged > 0;
 
+	if (b->settle_ms > 0)
+		usleep((useconds_t)b->settle_ms * 1000);
 	long long before = spawn_seconds_sum(b);
 	if (use && task_use(b->forged, &u0) < 0)
 		use = false;
@@ -597,7 +603,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: spawn --root DIR --prefix P [--template NAME] [--runs N] [--warmup N]\n"
 		"             [--peer SCRIPT] [--peer-prefix NAME] [--peer-log FILE]\n"
-		"             [--density N] [--pid FORGED_PID]\n"
+		"             [--density N] [--pid FORGED_PID] [--settle-ms N]\n"
 		"             [--also-root DIR --also-prefix P [--also-pid PID]]\n"
 		"       spawn --fsync-probe DIR [--runs N]\n");
 }
@@ -643,6 +649,10 @@ int main(int argc, char **argv)
 			continue;
 		if (strcmp(a, "--also-pid") == 0 && (alt.forged = count(v, 1, 1 << 30)) > 0)
 			continue;
+		if (strcmp(a, "--settle-ms") == 0 && (b.settle_ms = count(v, 0, 10000)) >= 0) {
+			alt.settle_ms = b.settle_ms;
+			continue;
+		}
 		if (strcmp(a, "--root") == 0)
 			root = v;
 		else if (strcmp(a, "--prefix") == 0)

@@ -12,7 +12,8 @@
 #                             up + down each, interleaved)
 #   BENCH_WARMUP=2            warm-up rounds, not counted
 #   BENCH_DENSITY=100         scenarios kept alive at once in the density phase
-#   BENCH_BREAKDOWN_RUNS=5    spawn + destroy rounds under strace, and on tmpfs (--breakdown)
+#   BENCH_BREAKDOWN_RUNS=5    --breakdown: rounds under strace, under perf, and twice as
+#                             many interleaved with a forged on tmpfs
 #   BENCH_TMPDIR=/tmp         where the private forge root and the peer's state go (the
 #                             disk, as /var/lib/forge is on a real host)
 #   FORGED=build/forged FORGECTL=build/forgectl BENCH_BIN=build/bench/spawn
@@ -280,10 +281,17 @@ args=(--root "$root" --prefix "$prefix" --runs "$runs" --warmup "$warmup" --peer
 	--pid "${fpid[$root]}")
 status=0
 "$bin" "${args[@]}" >"$tmp/out" || status=$?
+# The same spawns with forged and the kernel idle before each (300 ms: the kernel frees a
+# destroyed scenario's namespaces after destroy returns, under the RTNL lock that a new
+# namespace needs; see "What dominates" in bench/README.md).
+if [ $status = 0 ]; then
+	"$bin" --root "$root" --prefix "$prefix" --runs "$runs" --warmup 1 --settle-ms 300 \
+		--pid "${fpid[$root]}" >"$tmp/settled.out" || status=$?
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-if [ $status != 0 ] || grep -q '^error' "$tmp/out"; then
+if [ $status != 0 ] || grep -q '^error' "$tmp/out" "$tmp/settled.out"; then
 	echo "spawn: the benchmark failed (exit $status):" >&2
-	grep '^error' "$tmp/out" | sed 's/^error /  | /' >&2 || true
+	grep -h '^error' "$tmp/out" "$tmp/settled.out" 2>/dev/null | sed 's/^error /  | /' >&2 || true
 	echo "spawn: end of forged's log:" >&2
 	tail -n 5 "$tmp/forged.log" | cut -c1-300 | sed 's/^/  | /' >&2
 	if [ -s "$tmp/peer.log" ]; then
@@ -314,17 +322,23 @@ row peer_down "$tmp/out" peer_down
 row forge_total "$tmp/out" forge_total
 row peer_total "$tmp/out" peer_total
 row forge_internal "$tmp/out" forge_internal
+row forge_spawn_settled "$tmp/settled.out" forge_spawn
 echo "(forge_internal: forged's own time in scenario_spawn, from its metrics; the rest of" \
-	"forge_spawn is the audit record, the log line and the socket round trip)"
+	"forge_spawn is the audit record, the log line and the socket round trip." \
+	"forge_spawn_settled: $runs more forge spawns, each after 300 ms idle, when the kernel" \
+	"has finished freeing the namespaces of the last teardown)"
 echo
 echo "spawn: forged's main thread during each request (medians; /proc/<pid>/schedstat and stat):"
 printf '%-9s %10s %12s %14s %12s %12s\n' request wall_ms on_cpu_ms waiting_cpu_ms blocked_ms \
 	page_faults
-for op in spawn destroy; do
-	printf '%-9s %10s %12s %14s %12s %12s\n' "$op" "$(st "$tmp/out" "forge_$op" 2)" \
-		"$(st "$tmp/out" "forge_${op}_cpu" 2)" "$(st "$tmp/out" "forge_${op}_runq" 2)" \
-		"$(st "$tmp/out" "forge_${op}_blocked" 2)" "$(st "$tmp/out" "forge_${op}_faults" 2)"
-done
+use() { # use LABEL FILE OP
+	printf '%-9s %10s %12s %14s %12s %12s\n' "$1" "$(st "$2" "forge_$3" 2)" \
+		"$(st "$2" "forge_${3}_cpu" 2)" "$(st "$2" "forge_${3}_runq" 2)" \
+		"$(st "$2" "forge_${3}_blocked" 2)" "$(st "$2" "forge_${3}_faults" 2)"
+}
+use spawn "$tmp/out" spawn
+use destroy "$tmp/out" destroy
+use settled "$tmp/settled.out" spawn
 echo "(waiting_cpu: runnable, but the CPUs were busy — the machine's load; blocked: asleep on" \
 	"disk syncs and on container processes setting up or dying)"
 f_spawn=$(st "$tmp/out" forge_spawn 2)
@@ -454,7 +468,8 @@ if [ $breakdown = 1 ]; then
 	strace -T -tt -yy -s 64 -p "${fpid[$root]}" -o "$tmp/strace.txt" 2>"$tmp/strace.log" &
 	strace_pid=$!
 	sleep 0.5
-	"$bin" --root "$root" --prefix "$prefix" --runs "$bd_runs" --warmup 0 >"$tmp/bd.out" ||
+	"$bin" --root "$root" --prefix "$prefix" --runs "$bd_runs" --warmup 0 --settle-ms 300 \
+		>"$tmp/bd.out" ||
 		echo "spawn: warning: the traced rounds failed" >&2
 	sleep 0.2
 	kill -INT "$strace_pid" 2>/dev/null || true
@@ -470,7 +485,7 @@ if [ $breakdown = 1 ]; then
 			>"$tmp/perf.log" 2>&1 &
 		perf_pid=$!
 		sleep 0.5
-		"$bin" --root "$root" --prefix "$prefix" --runs "$bd_runs" --warmup 0 \
+		"$bin" --root "$root" --prefix "$prefix" --runs "$bd_runs" --warmup 0 --settle-ms 300 \
 			--pid "${fpid[$root]}" >"$tmp/perf.out" || echo "spawn: warning: the sampled rounds failed" >&2
 		kill -INT "$perf_pid" 2>/dev/null || true
 		wait "$perf_pid" 2>/dev/null || true
@@ -507,11 +522,11 @@ if [ $breakdown = 1 ]; then
 	if start_forged "$shm"; then
 		"$bin" --root "$root" --prefix "$prefix" --pid "${fpid[$root]}" --also-root "$shm" \
 			--also-prefix "${pfx[$shm]}" --also-pid "${fpid[$shm]}" --runs "$((bd_runs * 2))" \
-			--warmup 1 >"$tmp/shm.out" || echo "spawn: warning: the tmpfs rounds failed" >&2
+			--warmup 1 --settle-ms 300 >"$tmp/shm.out" || echo "spawn: warning: the tmpfs rounds failed" >&2
 		stop_forged "$shm"
 		forge_leftovers "$shm" || echo "spawn: warning: forged on tmpfs left objects behind" >&2
 		echo "spawn: forged with its root on the disk (forge_*) and on tmpfs (alt_*: no disk" \
-			"syncs), $((bd_runs * 2)) rounds, interleaved:"
+			"syncs), $((bd_runs * 2)) rounds, interleaved, each spawn after 300 ms idle:"
 		printf '%-20s %10s %10s %10s %10s %10s\n' runner median_ms p10_ms p90_ms min_ms max_ms
 		for r in spawn destroy spawn_cpu spawn_blocked; do
 			row "forge_$r" "$tmp/shm.out" "forge_$r"

@@ -341,8 +341,8 @@ static void print_isolation(const json_t *iso)
 		printf(" %s:", k);
 		put_value(v);
 	}
-	printf("\n    uid map: %s", js(iso, "uid_map"));
-	printf("    gid map: %s", js(iso, "gid_map"));
+	printf("\n    uid map: %s\n", js(iso, "uid_map"));
+	printf("    gid map: %s\n", js(iso, "gid_map"));
 	printf("    capabilities:");
 	size_t i;
 	json_array_foreach(json_object_get(iso, "capabilities"), i, v) printf(" %s",
