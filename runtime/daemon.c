@@ -224,6 +224,11 @@ static void accept_client(struct forged *d)
 		close(fd);
 		return;
 	}
+	/* A datagram may be up to FORGE_PROTO_MAX: the default send buffer of a
+	 * unix socket (about 200 KiB) would refuse a large exec or inspect reply. */
+	int sndbuf = 2 * FORGE_PROTO_MAX;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
