@@ -111,16 +111,23 @@ fctl() { # fctl ROOT ARGS...: forgectl on one of our instances
 	timeout 120 "$forgectl" --root "$r" --prefix "${pfx[$r]}" "$@"
 }
 
-# start_forged ROOT: starts forged on ROOT (images already in its store), waits for its socket
+# start_forged ROOT: starts forged on ROOT (images already in its store), waits for its socket.
+# In a session of its own: a Ctrl-C must not reach it, or it would stop and leave its live
+# scenarios running (for its next start) instead of letting the clean-up destroy them.
 start_forged() {
 	local r=$1 i
 	mkdir -p "$r/netns"
-	env FORGE_TEMPLATES_DIR="$top/templates" FORGE_POLICY_DIR="$top/policy/rules" \
+	setsid env FORGE_TEMPLATES_DIR="$top/templates" FORGE_POLICY_DIR="$top/policy/rules" \
 		FORGE_NETNS_DIR="$r/netns" FORGE_MAX_LIVE=$((dens > 120 ? dens + 8 : 128)) \
 		"$forged" --root "$r" --prefix "${pfx[$r]}" >>"$tmp/forged.log" 2>&1 &
 	fpid[$r]=$!
 	for ((i = 0; i < 200; i++)); do
-		fctl "$r" ps >/dev/null 2>&1 && return 0
+		if fctl "$r" ps >/dev/null 2>&1; then
+			# setsid and env exec, so the pid is forged's (it forks only as a group leader)
+			[ "$(readlink "/proc/${fpid[$r]}/exe")" = "$forged" ] && return 0
+			echo "spawn: pid ${fpid[$r]} is not forged" >&2
+			return 1
+		fi
 		kill -0 "${fpid[$r]}" 2>/dev/null || break
 		sleep 0.05
 	done

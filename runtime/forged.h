@@ -67,7 +67,7 @@ struct scenario {
 	bool hub_made;
 	char hub_path[FORGE_PATH_MAX];
 	struct forge_net *net; /* NULL after a restart: destroy by path */
-	struct scenario_container ctr[FORGED_MAX_CONTAINERS];
+	struct scenario_container *ctr; /* n_ctr of them (the template's), allocated */
 	size_t n_ctr;
 	json_t *score; /* {"value","passed","total"} once scored */
 	char results_dir[FORGE_PATH_MAX];
@@ -232,6 +232,8 @@ int journal_read(const struct forge_paths *p, const char *id, struct scenario **
 int journal_remove(const struct forge_paths *p, const char *id, struct forge_err *err);
 /* The scenario as the protocol shows it (docs/protocol.md). */
 json_t *scenario_json(const struct scenario *s);
+/* n containers with no fd open; NULL when out of memory. */
+struct scenario_container *scenario_containers_new(size_t n);
 void scenario_free(struct scenario *s);
 
 #endif /* FORGE_FORGED_H */

@@ -250,10 +250,14 @@ int journal_read(const struct forge_paths *p, const char *id, struct scenario **
 		rc = forge_err_set(err, -EINVAL, "bad \"containers\"");
 		goto out;
 	}
+	if (!(s->ctr = scenario_containers_new(json_array_size(ctrs)))) {
+		rc = forge_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	s->n_ctr = json_array_size(ctrs);
 	json_array_foreach(ctrs, i, c)
 	{
 		struct scenario_container *sc = &s->ctr[i];
-		sc->log_fd = sc->out_pipe = -1;
 		if ((rc = get_str(c, "name", sc->name, sizeof(sc->name), err)) ||
 		    (rc = get_str(c, "image", sc->image_ref, sizeof(sc->image_ref), err)) ||
 		    (rc = get_str(c, "image_digest", sc->image_digest, sizeof(sc->image_digest),
@@ -270,7 +274,6 @@ int journal_read(const struct forge_paths *p, const char *id, struct scenario **
 			snprintf(sc->rec.name, sizeof(sc->rec.name), "%s", sc->name);
 			sc->have_record = true;
 		}
-		s->n_ctr = i + 1;
 	}
 out:
 	if (rc) {
@@ -296,6 +299,14 @@ int journal_remove(const struct forge_paths *p, const char *id, struct forge_err
 	return rc;
 }
 
+struct scenario_container *scenario_containers_new(size_t n)
+{
+	struct scenario_container *c = calloc(n ? n : 1, sizeof(*c));
+	for (size_t i = 0; c && i < n; i++)
+		c[i].log_fd = c[i].out_pipe = -1;
+	return c;
+}
+
 void scenario_free(struct scenario *s)
 {
 	if (!s)
@@ -310,5 +321,6 @@ void scenario_free(struct scenario *s)
 	json_decref(s->score);
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);
+	free(s->ctr);
 	free(s);
 }

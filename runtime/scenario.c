@@ -494,10 +494,14 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 	s->expires_at = s->created_at + (time_t)t->limits.timeout_minutes * 60;
 	for (s->slot = 0; slot_taken(d, s->slot); s->slot++)
 		;
+	if (!(s->ctr = scenario_containers_new(t->n_containers))) {
+		*code = FORGE_E_INTERNAL;
+		rc = forge_err_set(err, -ENOMEM, "out of memory");
+		goto fail_early;
+	}
 	s->n_ctr = t->n_containers;
 	for (size_t i = 0; i < s->n_ctr; i++) {
 		struct scenario_container *sc = &s->ctr[i];
-		sc->log_fd = sc->out_pipe = -1;
 		snprintf(sc->name, sizeof(sc->name), "%s", t->containers[i].name);
 		snprintf(sc->image_ref, sizeof(sc->image_ref), "%s", t->containers[i].image);
 		sc->learner_access = t->containers[i].learner_access;
@@ -586,7 +590,7 @@ fail:
 	return rc;
 fail_early:
 	json_decref(tj);
-	free(s);
+	scenario_free(s);
 	return rc;
 }
 
