@@ -84,6 +84,11 @@ track_round() {
 			timeout 120 "$T_REPO/templates/solutions/$track.sh" "$id" >"$T_TMP/solve.out" 2>&1 ||
 			{ fail "solution of $track"; t_diag "$(tail -5 "$T_TMP/solve.out")"; }
 	fi
+	if [ "$T_CASE_FAILED" = 1 ]; then
+		t_diag "$(fctl ps --json | jq -c '.[] | [.scenario_id, .state, [.containers[] | [.name, .state]]]')"
+		t_diag "learner log: $(fctl logs "$id" learner_vm 2>&1 | tail -5)"
+		t_diag "$(grep -E '"level":"(warn|error)"|container exited' "$T_TMP/forged.log" | tail -8)"
+	fi
 	dir=$(fctl complete "$id") || fail "complete $track"
 	value=$(jq -r '.score.value' "$dir/score.json" 2>/dev/null)
 	assert_eq "$want" "$value" "$track score (solved=$solve)"
