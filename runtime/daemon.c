@@ -121,7 +121,7 @@ static void container_exited(struct forged *d, struct scenario *s, size_t i)
 		snprintf(code, sizeof(code), "%d", sc->st.code);
 		snprintf(sig, sizeof(sig), "%d", sc->st.signal);
 		forge_log(FORGE_LOG_INFO, "container exited", "scenario_id", s->id, "container",
-			  sc->name, "code", code, "signal", sig, NULL);
+			  sc->name, "code", code, "signal", sig, "why", sc->st.message, NULL);
 	}
 }
 

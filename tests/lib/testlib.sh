@@ -511,7 +511,7 @@ t_setup() {
 		echo "$T_SUITE: 0 passed, 1 failed"
 		exit 1
 	fi
-	T_TMP=$(mktemp -d "/tmp/forge-test.$T_SUITE.XXXXXX") || exit 1
+	T_TMP=$(mktemp -d "${FORGE_TEST_TMPDIR:-/tmp}/forge-test.$T_SUITE.XXXXXX") || exit 1
 	chmod 0755 "$T_TMP"
 	T_ROOT="$T_TMP/root"
 	mkdir -p "$T_ROOT"
