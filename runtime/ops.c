@@ -110,6 +110,46 @@ static struct scenario *arg_scenario(struct op_ctx *o)
 	return s;
 }
 
+/* args.container of s, running; NULL with the reply sent otherwise. */
+static struct scenario_container *arg_running_container(struct op_ctx *o, struct scenario *s)
+{
+	bool bad = false;
+	const char *name = arg_str(o, "container", 63, true, &bad);
+	if (bad)
+		return NULL;
+	for (size_t k = 0; k < s->n_ctr; k++) {
+		struct scenario_container *sc = &s->ctr[k];
+		if (strcmp(sc->name, name) != 0)
+			continue;
+		if (s->state != SC_RUNNING || !sc->c || sc->exited || !sc->have_record) {
+			reply_err(o, FORGE_E_CONFLICT, NULL, "container %s is not running (%s)",
+				  name, scenario_state_name(s->state));
+			return NULL;
+		}
+		return sc;
+	}
+	reply_err(o, FORGE_E_NOT_FOUND, NULL, "scenario %s has no container %s", s->id, name);
+	return NULL;
+}
+
+/* args.argv: 1..256 strings without NUL bytes; NULL with the reply sent otherwise. */
+static json_t *arg_argv(struct op_ctx *o)
+{
+	json_t *argv = json_object_get(o->req->args, "argv"), *v;
+	size_t i;
+	if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > 256) {
+		reply_err(o, FORGE_E_BAD_REQUEST, NULL, "args.argv must be an array of 1..256 strings");
+		return NULL;
+	}
+	json_array_foreach(argv, i, v) if (!json_is_string(v) ||
+					   strlen(json_string_value(v)) != json_string_length(v))
+	{
+		reply_err(o, FORGE_E_BAD_REQUEST, NULL, "args.argv[%zu] must be a string", i);
+		return NULL;
+	}
+	return argv;
+}
+
 /* ------------------------------------------------------------ spawn */
 
 /* The jti store: one file per token id under <lib>/sat-jti holding its
@@ -318,38 +358,19 @@ static json_t *exec_in_worker(void *ctx)
 
 static void op_exec(struct op_ctx *o)
 {
-	struct scenario *s = arg_scenario(o);
-	bool bad = false;
 	struct forge_err err = {0};
-	if (!s)
+	struct scenario *s = arg_scenario(o);
+	json_t *argv = s ? arg_argv(o) : NULL;
+	struct scenario_container *sc = argv ? arg_running_container(o, s) : NULL;
+	if (!sc)
 		return;
-	const char *name = arg_str(o, "container", 63, true, &bad);
-	if (bad)
-		return;
-	json_t *argv = json_object_get(o->req->args, "argv");
-	json_t *tmo = json_object_get(o->req->args, "timeout_ms");
-	if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > 256)
-		return reply_err(o, FORGE_E_BAD_REQUEST, NULL,
-				 "args.argv must be an array of 1..256 strings");
+	const char *name = sc->name;
+	json_t *tmo = json_object_get(o->req->args, "timeout_ms"), *v;
+	size_t i;
 	if (tmo && (!json_is_integer(tmo) || json_integer_value(tmo) < 1 ||
 		    json_integer_value(tmo) > EXEC_TIMEOUT_MAX_MS))
 		return reply_err(o, FORGE_E_BAD_REQUEST, NULL,
 				 "args.timeout_ms must be an integer 1..%d", EXEC_TIMEOUT_MAX_MS);
-	size_t i;
-	json_t *v;
-	json_array_foreach(argv, i, v) if (!json_is_string(v) ||
-					   strlen(json_string_value(v)) != json_string_length(v))
-	    return reply_err(o, FORGE_E_BAD_REQUEST, NULL, "args.argv[%zu] must be a string", i);
-	struct scenario_container *sc = NULL;
-	for (size_t k = 0; k < s->n_ctr; k++)
-		if (strcmp(s->ctr[k].name, name) == 0)
-			sc = &s->ctr[k];
-	if (!sc)
-		return reply_err(o, FORGE_E_NOT_FOUND, NULL, "scenario %s has no container %s",
-				 s->id, name);
-	if (s->state != SC_RUNNING || !sc->c || sc->exited)
-		return reply_err(o, FORGE_E_CONFLICT, NULL, "container %s is not running (%s)",
-				 name, scenario_state_name(s->state));
 	if (!o->local) {
 		/* forged decides itself what may run where: the action gate */
 		json_t *actor = json_object_get(o->req->args, "actor");
@@ -631,27 +652,14 @@ static void op_inspect(struct op_ctx *o)
  * every exec) and relays a pty; a terminal cannot cross the socket. */
 static void op_attach(struct op_ctx *o)
 {
-	bool bad = false;
 	if (!o->local)
 		return reply_err(o, FORGE_E_FORBIDDEN, NULL, "interactive exec is for local operators");
 	struct scenario *s = arg_scenario(o);
-	if (!s)
-		return;
-	const char *name = arg_str(o, "container", 63, true, &bad);
-	if (bad)
-		return;
-	json_t *argv = json_object_get(o->req->args, "argv");
-	if (!json_is_array(argv) || json_array_size(argv) == 0)
-		return reply_err(o, FORGE_E_BAD_REQUEST, NULL, "args.argv must be a non-empty array");
-	struct scenario_container *sc = NULL;
-	for (size_t k = 0; k < s->n_ctr; k++)
-		if (strcmp(s->ctr[k].name, name) == 0)
-			sc = &s->ctr[k];
+	json_t *argv = s ? arg_argv(o) : NULL;
+	struct scenario_container *sc = argv ? arg_running_container(o, s) : NULL;
 	if (!sc)
-		return reply_err(o, FORGE_E_NOT_FOUND, NULL, "scenario %s has no container %s",
-				 s->id, name);
-	if (s->state != SC_RUNNING || !sc->c || sc->exited || !sc->have_record)
-		return reply_err(o, FORGE_E_CONFLICT, NULL, "container %s is not running", name);
+		return;
+	const char *name = sc->name;
 	audit(o, "scenario.exec",
 	      json_pack("{s:s, s:s, s:s, s:O, s:b}", "scenario_id", s->id, "tenant_id", s->tenant,
 			"container", name, "argv", argv, "tty", 1));
