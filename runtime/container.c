@@ -828,6 +828,22 @@ static pid_t clone_container(struct forge_container *c, const struct forge_conta
 int forge_container_start(struct forge_runtime *rt, const struct forge_container_spec *spec,
 			  struct forge_container **out, struct forge_err *err)
 {
+	int rc = forge_container_launch(rt, spec, out, err);
+	if (rc == 0 && (rc = forge_container_await(*out, err)) < 0) {
+		forge_container_destroy(*out, NULL);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int forge_container_await(struct forge_container *c, struct forge_err *err)
+{
+	return await_start(c, err);
+}
+
+int forge_container_launch(struct forge_runtime *rt, const struct forge_container_spec *spec,
+			   struct forge_container **out, struct forge_err *err)
+{
 	int sp[2] = {-1, -1}, cgfd = -1, rootfd = -1, rc;
 	const struct forge_seccomp_prog *prog = NULL;
 
@@ -892,9 +908,6 @@ int forge_container_start(struct forge_runtime *rt, const struct forge_container
 		rc = forge_err_errno(err, -rc, "container %s: send rootfs to init", c->name);
 		goto fail;
 	}
-	rc = await_start(c, err);
-	if (rc < 0)
-		goto fail;
 	if (cgfd >= 0)
 		close(cgfd);
 	*out = c;

@@ -123,6 +123,13 @@ struct forge_exit_status {
  * On failure nothing is left behind. */
 int forge_container_start(struct forge_runtime *rt, const struct forge_container_spec *spec,
 			  struct forge_container **out, struct forge_err *err);
+/* The same in two halves, so that a caller can start several containers at
+ * once: launch returns once init has its rootfs and is setting up (nothing
+ * left behind on failure); await waits until the command has been exec'd.
+ * When await fails the caller destroys c. */
+int forge_container_launch(struct forge_runtime *rt, const struct forge_container_spec *spec,
+			   struct forge_container **out, struct forge_err *err);
+int forge_container_await(struct forge_container *c, struct forge_err *err);
 pid_t forge_container_pid(const struct forge_container *c); /* init, host pid */
 int forge_container_pidfd(const struct forge_container *c); /* readable when init exits */
 bool forge_container_idmapped(const struct forge_container *c);

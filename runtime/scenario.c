@@ -204,25 +204,20 @@ static int log_open(struct forged *d, struct scenario *s, struct scenario_contai
 	return rc;
 }
 
-static int start_container(struct forged *d, struct scenario *s, struct forge_net *net,
-			   const struct forge_template *t, size_t i, struct forge_err *err)
+/* Launches container i (its init sets up while the next one launches);
+ * forge_container_await and the record follow in scenario_spawn. */
+static int launch_container(struct forged *d, struct scenario *s, struct forge_net *net,
+			    const struct forge_template *t, size_t i, const struct forge_image *img,
+			    struct forge_err *err)
 {
 	const struct forge_tpl_container *tc = &t->containers[i];
 	struct scenario_container *sc = &s->ctr[i];
-	struct forge_image *img = NULL;
 	struct forge_container_spec spec;
 	char cgroup[FORGE_PATH_MAX], state_dir[FORGE_PATH_MAX];
 	char **envp = NULL;
 	const char **argv = NULL;
-	int pipefd[2] = {-1, -1}, rc;
+	int pipefd[2] = {-1, -1}, rc = 0;
 
-	if ((rc = forge_image_resolve(&d->paths, tc->image, &img, err)))
-		return rc;
-	if (strcmp(img->digest, sc->image_digest) != 0) {
-		rc = forge_err_set(err, -ESTALE, "image %s changed while the scenario was built",
-				   tc->image);
-		goto out;
-	}
 	forge_container_spec_init(&spec);
 	spec.name = tc->name;
 	spec.lowerdirs = img->lowerdirs;
@@ -289,7 +284,7 @@ static int start_container(struct forged *d, struct scenario *s, struct forge_ne
 	struct attach_ctx actx = {.net = net, .name = tc->name};
 	spec.prestart = attach_hook;
 	spec.prestart_ctx = &actx;
-	rc = forge_container_start(d->rt, &spec, &sc->c, err);
+	rc = forge_container_launch(d->rt, &spec, &sc->c, err);
 	close(pipefd[1]);
 	if (rc) {
 		close(pipefd[0]);
@@ -297,15 +292,19 @@ static int start_container(struct forged *d, struct scenario *s, struct forge_ne
 	}
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	sc->out_pipe = pipefd[0];
-	if ((rc = forge_container_record(sc->c, &sc->rec, err)) == 0)
-		sc->have_record = true;
 out:
 	if (rc)
 		forge_err_prefix(err, "container %s", tc->name);
 	free(argv);
 	free(envp);
-	forge_image_free(img);
 	return rc;
+}
+
+static void images_free(struct forge_image **imgs, size_t n)
+{
+	for (size_t i = 0; imgs && i < n; i++)
+		forge_image_free(imgs[i]);
+	free(imgs);
 }
 
 /* ------------------------------------------------------------ spawn */
@@ -446,6 +445,7 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 	struct forge_template *t = NULL;
 	struct forge_topology topo;
 	struct scenario *s = NULL;
+	struct forge_image **imgs = NULL;
 	json_t *tj = NULL;
 	int rc;
 
@@ -516,15 +516,20 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 		goto fail_early;
 	}
 	addresses_from(s, &topo);
+	/* resolved once: the digest journaled is the one the containers run */
+	if (!(imgs = calloc(s->n_ctr, sizeof(*imgs)))) {
+		*code = FORGE_E_INTERNAL;
+		rc = forge_err_set(err, -ENOMEM, "out of memory");
+		goto fail_early;
+	}
 	for (size_t i = 0; i < s->n_ctr; i++) {
-		struct forge_image *img = NULL;
-		if ((rc = forge_image_resolve(&d->paths, s->ctr[i].image_ref, &img, err))) {
+		if ((rc = forge_image_resolve(&d->paths, s->ctr[i].image_ref, &imgs[i], err))) {
 			*code = FORGE_E_NOT_FOUND;
 			forge_err_prefix(err, "container %s", s->ctr[i].name);
 			goto fail_early;
 		}
-		snprintf(s->ctr[i].image_digest, sizeof(s->ctr[i].image_digest), "%s", img->digest);
-		forge_image_free(img);
+		snprintf(s->ctr[i].image_digest, sizeof(s->ctr[i].image_digest), "%s",
+			 imgs[i]->digest);
 	}
 
 	/* From here every step is journaled before the object it creates. */
@@ -567,21 +572,32 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 		total.pids = FORGE_LIMIT_NONE;
 	if ((rc = forge_cgroup_create(&d->rt->cg, s->id, &total, &whole, err)))
 		goto fail;
-	for (size_t i = 0; i < s->n_ctr; i++) {
-		if ((rc = start_container(d, s, s->net, t, i, err)))
+	/* All inits set up at once; then each is awaited and recorded. */
+	for (size_t i = 0; i < s->n_ctr; i++)
+		if ((rc = launch_container(d, s, s->net, t, i, imgs[i], err)))
 			goto fail;
+	for (size_t i = 0; i < s->n_ctr; i++) {
+		struct scenario_container *sc = &s->ctr[i];
+		if ((rc = forge_container_await(sc->c, err)) ||
+		    (rc = forge_container_record(sc->c, &sc->rec, err))) {
+			forge_err_prefix(err, "container %s", sc->name);
+			goto fail;
+		}
+		sc->have_record = true;
 		forged_crash_point("container");
 	}
 	if ((rc = scenario_set_state(d, s, SC_RUNNING, err)))
 		goto fail;
 	forged_crash_point("running");
 	json_decref(tj);
+	images_free(imgs, s->n_ctr);
 	*out = s;
 	return 0;
 
 fail:
 	{
 		struct forge_err terr = {0};
+		images_free(imgs, s->n_ctr);
 		if (scenario_teardown(d, s, &terr) < 0)
 			forge_log(FORGE_LOG_ERROR, "teardown after a failed spawn failed", "error",
 				  terr.msg, NULL);
@@ -590,6 +606,7 @@ fail:
 	return rc;
 fail_early:
 	json_decref(tj);
+	images_free(imgs, s ? s->n_ctr : 0);
 	scenario_free(s);
 	return rc;
 }
