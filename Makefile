@@ -290,7 +290,7 @@ bench: bench-container-start bench-topology bench-unpack bench-scoring bench-api
 bench-spawn: check-root all
 	@bench/spawn.sh
 
-bench-api: all
+bench-api: check-root all images
 	@BUILD=$(BUILD) bench/api.sh
 
 bench-scoring: all

@@ -7,10 +7,11 @@
 #   GET /v1/scenarios/{id}   HS256 bearer token verified, roles, rate limiter, the status
 #                            cache (api.status_cache_ms, 1 s by default), the JSON request
 #                            log line: what a portal polling a scenario gets
-#   the same, cache off      every request also makes one forged round trip (to
-#                            build/bench/api_forged_stub, a one-thread SOCK_SEQPACKET
-#                            stand-in for forged) and the tenant check: a second forge-api
-#                            with api.status_cache_ms = 0
+#   the same, cache off      every request also makes one round trip to the real forged
+#                            (op "get" with the tenant check): a second forge-api with
+#                            api.status_cache_ms = 0
+# The scenario polled is a real netplus spawned through forge-api on a private root
+# (built-in images from `make images`), destroyed at the end.
 #   nginx GET /status.json   a static file of the status body's size, access_log off
 #
 # Environment:
@@ -19,7 +20,7 @@
 #   BENCH_CONNS=64          connections
 #   BENCH_WRK_THREADS=2     wrk threads
 #   BENCH_API_THREADS=      forge-api's HTTP threads (default: its configuration's)
-#   BUILD=build             where forge-api, forgectl and bench/api_forged_stub are
+#   BUILD=build             where forged, forge-api and forgectl are
 #
 # Timings never make this script fail; it fails when a piece is missing or does not start.
 set -euo pipefail
@@ -36,7 +37,8 @@ build=${BUILD:-build}
 case $build in /*) ;; *) build=$top/$build ;; esac
 api_bin=$build/forge-api
 forgectl=$build/forgectl
-stub=$build/bench/api_forged_stub
+forged=$build/forged
+images=$build/root/var/lib/forge/images
 
 die() {
 	echo "api: $*" >&2
@@ -48,16 +50,24 @@ done
 for t in wrk nginx curl; do
 	command -v $t >/dev/null || die "$t not installed (make deps)"
 done
-for b in "$api_bin" "$forgectl" "$stub"; do
+for b in "$api_bin" "$forgectl" "$forged"; do
 	[ -x "$b" ] || die "no $b (run: make all)"
 done
+[ "$(id -u)" = 0 ] || die "needs root (forged builds the scenario it polls)"
+[ -f "$images/index.json" ] || die "no built-in images in $build/root (run: make images)"
 
 tmp=$(mktemp -d /tmp/fbench-api.XXXXXX)
 chmod 755 "$tmp"
 pids=()
+prefix=fba$(($$ % 100000))
+fctl() { "$forgectl" --root "$root" --prefix "$prefix" "$@"; }
 cleanup() {
-	local p
+	local p id
 	trap - EXIT INT TERM
+	# forged leaves scenarios running when it stops: destroy them first
+	for id in $(fctl ps --json 2>/dev/null | jq -r '.[].scenario_id' 2>/dev/null); do
+		fctl destroy "$id" >/dev/null 2>&1 || true
+	done
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$tmp"
@@ -84,10 +94,11 @@ wait_http() { # URL: up to 10 s for any answer
 	return 1
 }
 
-# ---------------------------------------------------------------- forge-api + stub
+# ---------------------------------------------------------------- forged + forge-api
 
 root=$tmp/root
-mkdir -p "$root/etc/forge" "$root/var/lib/forge" "$root/run/forge"
+mkdir -p "$root/etc/forge" "$root/var/lib/forge" "$root/run/forge" "$root/netns"
+cp -a "$images" "$root/var/lib/forge/images"
 chmod 755 "$root" "$root/etc" "$root/etc/forge" "$root/var" "$root/var/lib" "$root/run" "$root/run/forge"
 chmod 711 "$root/var/lib/forge"
 cp -r policy/rules "$root/etc/forge/policy" && chmod -R a+rX "$root/etc/forge/policy"
@@ -98,11 +109,14 @@ export FORGE_ENV=test
 export FORGE_RATELIMIT_STATUS_PER_MINUTE=1000000000 FORGE_RATELIMIT_STATUS_BURST=1000000000
 export FORGE_API_MAX_CONNECTIONS=4096
 [ -n "${BENCH_API_THREADS:-}" ] && export FORGE_API_THREADS=$BENCH_API_THREADS
-scenario=b3nchscen001
 tenant=bench
 
-"$stub" "$root/run/forge/forged.sock" "$tenant" "$scenario" &
+FORGE_TEMPLATES_DIR=$top/templates FORGE_POLICY_DIR=$top/policy/rules \
+	FORGE_NETNS_DIR=$root/netns FORGE_API_USER=nobody \
+	"$forged" --root "$root" --prefix "$prefix" 2>/dev/null &
 pids+=($!)
+for _ in $(seq 100); do fctl ps >/dev/null 2>&1 && break; sleep 0.1; done
+fctl ps >/dev/null 2>&1 || die "forged did not start"
 user_args=()
 [ "$(id -u)" = 0 ] && user_args=(--user nobody)
 start_api() { # PORT [VAR=VALUE...]: request lines formatted as in production, to /dev/null
@@ -116,8 +130,11 @@ api_port=$(free_port)
 start_api "$api_port"
 nocache_port=$(free_port)
 start_api "$nocache_port" FORGE_API_STATUS_CACHE_MS=0
-token=$("$forgectl" --root "$root" dev-token --tenant "$tenant" --sub bench --roles forge.spawn --ttl 3600) ||
-	die "forgectl dev-token failed"
+token=$("$forgectl" --root "$root" dev-token --tenant "$tenant" --sub bench --roles forge.spawn \
+	--plan ENTERPRISE --ttl 3600) || die "forgectl dev-token failed"
+scenario=$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+	-d '{"track":"netplus","request_id":"bench-api"}' "http://127.0.0.1:$api_port/v1/spawn" |
+	jq -r .scenario_id) || die "spawning the scenario to poll failed"
 status_url=http://127.0.0.1:$api_port/v1/scenarios/$scenario
 curl -sf -H "Authorization: Bearer $token" -o "$tmp/status.json" "$status_url" ||
 	die "the authenticated status request failed"
