@@ -650,20 +650,15 @@ int forged_evaluate_start(struct forged *d, struct scenario *s, struct client *c
 			  void (*done)(struct forged *, void *, json_t *), struct forge_err *err)
 {
 	struct forge_template *t = NULL;
-	char file[80];
-	snprintf(file, sizeof(file), "%s.yaml", s->tpl_name);
-	int rc = forge_template_load_file(d->schema, d->templates_fd, file, &t, NULL, err);
+	enum forge_proto_code code;
+	int rc = forged_template(d, s->tpl_name, &t, &code, err);
 	if (rc)
 		return rc;
-	if (strcmp(t->sha256, s->tpl_hash) != 0) {
-		forge_template_free(t);
+	if (strcmp(t->sha256, s->tpl_hash) != 0)
 		return forge_err_set(err, -ESTALE,
 				     "template %s changed since scenario %s was spawned (hash %.12s, "
 				     "scenario ran %.12s)",
 				     s->tpl_name, s->id, t->sha256, s->tpl_hash);
-	}
 	struct eval_job job = {.d = d, .s = s, .t = t};
-	rc = forged_worker_start(d, c, id, evaluate_in_worker, &job, done, s, err);
-	forge_template_free(t);
-	return rc;
+	return forged_worker_start(d, c, id, evaluate_in_worker, &job, done, s, err);
 }

@@ -156,6 +156,11 @@ int scenario_release(struct forged *d, struct scenario *s, struct forge_err *err
  * from d->scenarios when it is there). */
 int scenario_teardown(struct forged *d, struct scenario *s, struct forge_err *err);
 struct scenario *scenario_find(struct forged *d, const char *id);
+/* The template <name>.yaml of the template directory (name [a-z0-9-]{1,32},
+ * never a path), parsed once and reused while the file stays the same; the
+ * template is the cache's (not to be freed). *code: the protocol error. */
+int forged_template(struct forged *d, const char *name, struct forge_template **t,
+		    enum forge_proto_code *code, struct forge_err *err);
 /* Scenarios that hold kernel objects (creating, running, scoring). */
 size_t forged_live(const struct forged *d);
 int scenario_set_state(struct forged *d, struct scenario *s, enum scenario_state st,

@@ -515,16 +515,18 @@ static void op_templates(struct op_ctx *o)
 	for (struct dirent *e; dir && (e = readdir(dir));) {
 		size_t n = strlen(e->d_name);
 		struct forge_template *t = NULL;
-		if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0 ||
-		    forge_template_load_file(o->d->schema, o->d->templates_fd, e->d_name, &t, NULL,
-					     NULL) < 0)
+		enum forge_proto_code code;
+		char name[40];
+		if (n < 6 || n - 5 >= sizeof(name) || strcmp(e->d_name + n - 5, ".yaml") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 5), e->d_name);
+		if (forged_template(o->d, name, &t, &code, NULL) < 0)
 			continue;
 		json_array_append_new(
 		    list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "name", t->name,
 				    "version", t->version, "hash", t->sha256, "track", t->track,
 				    "tier", t->tier, "timeout_minutes", (int)t->limits.timeout_minutes,
 				    "title", t->title ? t->title : ""));
-		forge_template_free(t);
 	}
 	if (dir)
 		closedir(dir);

@@ -328,8 +328,8 @@ static void addresses_from(struct scenario *s, const struct forge_topology *topo
 	}
 }
 
-static int load_template(struct forged *d, const char *name, struct forge_template **t,
-			 enum forge_proto_code *code, struct forge_err *err)
+int forged_template(struct forged *d, const char *name, struct forge_template **t,
+		    enum forge_proto_code *code, struct forge_err *err)
 {
 	char file[80];
 	*code = FORGE_E_BAD_REQUEST;
@@ -451,7 +451,7 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 
 	*out = NULL;
 	*details = NULL;
-	if ((rc = load_template(d, a->template_name, &t, code, err)))
+	if ((rc = forged_template(d, a->template_name, &t, code, err)))
 		return rc;
 	if ((rc = gate_training(d, t, code, details, err)))
 		goto fail_early;
