@@ -146,6 +146,43 @@ static int sweep_one(struct forge_runtime *rt, const char *rel, json_t *removed,
 	return rc;
 }
 
+/* Sweeps the scenario directory <base i>/<scenario>: every container
+ * cgroup keep() does not claim, then the directory itself when nothing in it
+ * is kept. */
+static int sweep_scenario(struct forge_runtime *rt, int i, const char *scenario,
+			  bool (*keep)(void *ctx, const char *scenario, const char *container),
+			  void *ctx, json_t *removed, struct forge_err *err)
+{
+	char sdir[FORGE_PATH_MAX + 300];
+	int rc = 0;
+
+	snprintf(sdir, sizeof(sdir), "%s/%s", rt->cg.base[i], scenario);
+	DIR *sd = opendir(sdir);
+	if (!sd)
+		return 0;
+	struct dirent *c;
+	bool empty = true;
+	while ((c = readdir(sd))) {
+		if (c->d_type != DT_DIR || c->d_name[0] == '.')
+			continue;
+		if (keep(ctx, scenario, c->d_name)) {
+			empty = false;
+			continue;
+		}
+		char rel[FORGE_PATH_MAX];
+		snprintf(rel, sizeof(rel), "%s/%s", scenario, c->d_name);
+		int r = sweep_one(rt, rel, removed, err);
+		if (r && rc == 0)
+			rc = r;
+	}
+	closedir(sd);
+	/* A scenario directory with no container left (a crash between the two
+	 * mkdirs): rmdir is enough, it holds no process. */
+	if (empty && !keep(ctx, scenario, NULL) && rmdir(sdir) == 0 && removed)
+		json_array_append_new(removed, json_sprintf("cgroup:%s", scenario));
+	return rc;
+}
+
 int forge_runtime_sweep(struct forge_runtime *rt,
 			bool (*keep)(void *ctx, const char *scenario, const char *container),
 			void *ctx, json_t *removed, struct forge_err *err)
@@ -162,33 +199,33 @@ int forge_runtime_sweep(struct forge_runtime *rt,
 			if (s->d_type != DT_DIR || !forge_name_is_component(s->d_name) ||
 			    s->d_name[0] == '.')
 				continue;
-			char sdir[FORGE_PATH_MAX + 300];
-			snprintf(sdir, sizeof(sdir), "%s/%s", rt->cg.base[i], s->d_name);
-			DIR *sd = opendir(sdir);
-			if (!sd)
-				continue;
-			struct dirent *c;
-			bool empty = true;
-			while ((c = readdir(sd))) {
-				if (c->d_type != DT_DIR || c->d_name[0] == '.')
-					continue;
-				if (keep(ctx, s->d_name, c->d_name)) {
-					empty = false;
-					continue;
-				}
-				char rel[FORGE_PATH_MAX];
-				snprintf(rel, sizeof(rel), "%s/%s", s->d_name, c->d_name);
-				int r = sweep_one(rt, rel, removed, err);
-				if (r && rc == 0)
-					rc = r;
-			}
-			closedir(sd);
-			/* A scenario directory with no container left (a crash between
-			 * the two mkdirs): rmdir is enough, it holds no process. */
-			if (empty && !keep(ctx, s->d_name, NULL) && rmdir(sdir) == 0 && removed)
-				json_array_append_new(removed, json_sprintf("cgroup:%s", s->d_name));
+			int r = sweep_scenario(rt, i, s->d_name, keep, ctx, removed, err);
+			if (r && rc == 0)
+				rc = r;
 		}
 		closedir(top);
+	}
+	return rc;
+}
+
+static bool keep_nothing(void *ctx, const char *scenario, const char *container)
+{
+	(void)ctx;
+	(void)scenario;
+	(void)container;
+	return false;
+}
+
+int forge_runtime_remove_scenario(struct forge_runtime *rt, const char *scenario,
+				  struct forge_err *err)
+{
+	int rc = 0;
+	if (!forge_name_is_component(scenario))
+		return forge_err_set(err, -EINVAL, "cgroup: bad scenario name \"%s\"", scenario);
+	for (int i = 0; i < (rt->cg.v2 ? 1 : FORGE_CG_NCTL); i++) {
+		int r = sweep_scenario(rt, i, scenario, keep_nothing, NULL, NULL, err);
+		if (r && rc == 0)
+			rc = r;
 	}
 	return rc;
 }

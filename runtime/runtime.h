@@ -182,6 +182,10 @@ int forge_container_adopt(struct forge_runtime *rt, const struct forge_container
 int forge_runtime_sweep(struct forge_runtime *rt,
 			bool (*keep)(void *ctx, const char *scenario, const char *container),
 			void *ctx, json_t *removed, struct forge_err *err);
+/* Kills and removes every cgroup of one scenario (<prefix>/<scenario>/…):
+ * what a teardown does for containers whose handle or record it lacks. */
+int forge_runtime_remove_scenario(struct forge_runtime *rt, const char *scenario,
+				  struct forge_err *err);
 /* Field 22 of /proc/<pid>/stat. */
 int forge_proc_start_time(pid_t pid, uint64_t *out, struct forge_err *err);
 

@@ -613,12 +613,6 @@ fail_early:
 
 /* ------------------------------------------------------------ teardown */
 
-static bool keep_other_scenarios(void *ctx, const char *scenario, const char *container)
-{
-	(void)container;
-	return strcmp(scenario, (const char *)ctx) != 0;
-}
-
 int scenario_release(struct forged *d, struct scenario *s, struct forge_err *err)
 {
 	int rc = 0;
@@ -639,7 +633,7 @@ int scenario_release(struct forged *d, struct scenario *s, struct forge_err *err
 	}
 	/* Cgroups of this scenario the journal may not know (a crash between
 	 * a container's start and its journal entry). */
-	if (forge_runtime_sweep(d->rt, keep_other_scenarios, s->id, NULL, &e) < 0 && rc == 0)
+	if (forge_runtime_remove_scenario(d->rt, s->id, &e) < 0 && rc == 0)
 		rc = forge_err_set(err, e.code, "%s", e.msg);
 	forged_crash_point("teardown-containers");
 	if (s->net) {
