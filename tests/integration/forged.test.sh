@@ -152,11 +152,15 @@ test_watch_logs_inspect() {
 	wait "$wpid"
 	assert_contains "$(cat "$T_TMP/watch.out")" "\"to\":\"creating\"" "watch saw creating"
 	assert_contains "$(cat "$T_TMP/watch.out")" "\"to\":\"running\"" "watch saw running"
-	# exec -t: an interactive shell on a pty (script(1) plays the terminal)
-	out=$(echo 'echo $((6*7)); exit 3' | timeout 30 script -qec \
-		"$FORGECTL --root $T_ROOT --prefix $T_PREFIX exec -t $id learner_vm -- /bin/sh" /dev/null)
-	assert_eq 3 "$?" "exec -t returns the shell's exit status"
-	assert_contains "$out" "42" "exec -t runs an interactive shell"
+	# exec -t: the command runs on a pty, input and output relayed (script(1) plays
+	# the terminal; `read` takes a line whenever it comes, an interactive shell's
+	# line editor would drop what was typed before its prompt)
+	out=$(echo 'six-times-seven' | timeout 30 script -qec \
+		"$FORGECTL --root $T_ROOT --prefix $T_PREFIX exec -t $id learner_vm -- \
+		/bin/sh -c '[ -t 0 ] && echo on-a-tty; read x; echo got-\$x; exit 3'" /dev/null)
+	assert_eq 3 "$?" "exec -t returns the command's exit status"
+	assert_contains "$out" "on-a-tty" "exec -t gives the command a terminal"
+	assert_contains "$out" "got-six-times-seven" "exec -t relays input"
 	out=$(fctl inspect "$id")
 	assert_contains "$out" "policy drop" "inspect shows the nftables chains"
 	assert_contains "$out" "seccomp: enforce" "inspect shows seccomp"
