@@ -49,7 +49,11 @@ COMMON_SRC  := $(wildcard common/*.c)
 # the runtime embeds its output, so forged and forgectl never compile policy.
 SECCOMP_SRC := runtime/seccomp.c
 FORGED_MAIN := runtime/forged.c
-RUNTIME_SRC := $(filter-out $(SECCOMP_SRC) $(FORGED_MAIN),$(wildcard runtime/*.c))
+# forge-init, the containers' PID 1: a static program of its own (libc only),
+# embedded into the runtime library by runtime/init_image.S.
+INIT_SRC    := runtime/init.c runtime/confine.c
+FORGE_INIT  := $(BUILD)/forge-init
+RUNTIME_SRC := $(filter-out $(SECCOMP_SRC) $(FORGED_MAIN) runtime/init.c,$(wildcard runtime/*.c))
 NETNS_SRC   := $(wildcard netns/*.c)
 CLI_SRC     := $(wildcard cli/*.c)
 # One static library per module folder (DESIGN §2); binaries link them as one
@@ -62,7 +66,7 @@ PKGS_API     = libmicrohttpd sqlite3
 
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(OBJ)/%.o)
 SECCOMP_OBJ := $(OBJ)/runtime/seccomp.o $(OBJ)/runtime/seccomp_profile.o
-RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/seccomp_bpf.o
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/seccomp_bpf.o $(OBJ)/runtime/init_image.o
 NETNS_OBJ   := $(NETNS_SRC:%.c=$(OBJ)/%.o)
 CLI_OBJ     := $(CLI_SRC:%.c=$(OBJ)/%.o)
 
@@ -108,6 +112,16 @@ $(OBJ)/%.o: %.c
 $(OBJ)/runtime/seccomp_profile.o: runtime/seccomp_profile.S runtime/seccomp.profile
 	@mkdir -p $(dir $@)
 	$(CC) -c -I. -o $@ $<
+
+# static-pie: the launcher execs it from a memfd inside fresh namespaces,
+# where no dynamic loader or shared library of the host may be assumed.
+$(FORGE_INIT): $(INIT_SRC:%.c=$(OBJ)/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) -static-pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack $(LDFLAGS) -o $@ $^
+
+$(OBJ)/runtime/init_image.o: runtime/init_image.S $(FORGE_INIT)
+	@mkdir -p $(dir $@)
+	$(CC) -c -I. -DFORGE_INIT_PATH='"$(FORGE_INIT)"' -o $@ $<
 
 $(LIB_COMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

@@ -411,14 +411,6 @@ int forge_cgroup_attach(const struct forge_cgroup *cg, pid_t pid, struct forge_e
 	return 0;
 }
 
-int forge_cgroup_v2_fd(const struct forge_cgroup *cg)
-{
-	if (!cg->layout->v2)
-		return -1;
-	/* CLONE_INTO_CGROUP wants a real (non-O_PATH) directory fd. */
-	return open(cg->path[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
 /* Reads "key value" from a flat-keyed file (memory.events, cpu.stat, …). */
 static int read_keyed(const char *dir, const char *file, const char *key, uint64_t *out)
 {

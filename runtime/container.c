@@ -4,16 +4,25 @@
  * container's init (its clone, inside the new namespaces) talk over a
  * SOCK_SEQPACKET pair:
  *
- *   launcher                               init (new user/mnt/pid/uts/ipc/net ns)
- *   state dir, cgroup, clone3  ───────▶    waits for GO
- *   uid/gid maps, (v1) cgroup attach
+ *   launcher                               clone (new user/mnt/pid/uts/ipc/net ns)
+ *   state dir, cgroup, clone(CLONE_VM) ───▶  waits on a pipe
+ *   uid/gid maps, cgroup attach, release ─▶  opens the base layer, becomes the
+ *                                          container's root, execs forge-init
+ *   CONFIG (argv, env, caps, seccomp) ──▶  init reads it, waits for GO
+ *   (network prestart hook)
  *   rootfs: idmapped lower layers + overlay, a detached mount
  *   GO + rootfs fd (SCM_RIGHTS) ───────▶   attach rootfs, /proc (masked), /dev,
- *                                          /tmp, /run, pivot_root, hostname,
+ *                                          cgroup ns, /tmp, /run, pivot_root, hostname,
  *                                          caps, no_new_privs, seccomp,
  *                                          fork+exec the command
  *                               ◀───────   READY | EXEC_FAILED | ERROR
  *                               ◀───────   EXIT (the command's wait status)
+ *
+ * The clone shares the launcher's memory (on a stack of its own, making raw
+ * system calls only) until it execs forge-init, a small static program
+ * embedded in the runtime (runtime/init.c). So a launch copies no page
+ * tables and leaves the launcher no copy-on-write faults to take, and the
+ * container's PID 1 holds nothing of the launcher's memory (keys, secrets).
  *
  * The launcher never resolves a path inside the rootfs. init resolves mount
  * targets only with openat2(RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV) relative
@@ -34,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -201,6 +211,41 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 
 static int ensure_base_layer(struct forge_runtime *rt, const char *run_dir, struct forge_err *err);
 
+/* forge-init, from the image linked into this binary, in a sealed memfd:
+ * nothing on disk to find or to swap, and nothing a container could write
+ * through /proc/1/exe. */
+static int load_init(struct forge_runtime *rt, struct forge_err *err)
+{
+	size_t len = (size_t)(forge_init_image_end - forge_init_image);
+	int fd = memfd_create("forge-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return forge_err_errno(err, errno, "runtime: memfd for forge-init");
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, forge_init_image + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			close(fd);
+			return forge_err_errno(err, e, "runtime: write forge-init");
+		}
+		off += (size_t)n;
+	}
+	/* Execute-only: the container's root cannot read it, so the kernel
+	 * makes init's memory belong to the initial user namespace and not
+	 * dumpable from the exec on (would_dump()): the container cannot open
+	 * /proc/1/fd, environ or mem, nor ptrace init even with CAP_SYS_PTRACE. */
+	if (fchmod(fd, 0111) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		int e = errno;
+		close(fd);
+		return forge_err_errno(err, e, "runtime: seal forge-init");
+	}
+	rt->init_fd = fd;
+	return 0;
+}
+
 int forge_runtime_open(struct forge_runtime **out, const struct forge_runtime_config *cfg,
 		       struct forge_err *err)
 {
@@ -216,7 +261,10 @@ int forge_runtime_open(struct forge_runtime **out, const struct forge_runtime_co
 	if (!rt)
 		return forge_err_set(err, -ENOMEM, "runtime: out of memory");
 	snprintf(rt->prefix, sizeof(rt->prefix), "%s", prefix);
+	rt->init_fd = -1;
 	rc = forge_cgroup_layout_detect(&rt->cg, cgroot, prefix, err);
+	if (rc == 0)
+		rc = load_init(rt, err);
 	if (rc == 0)
 		rc = ensure_base_layer(rt, cfg && cfg->run_dir ? cfg->run_dir : "/run/forge", err);
 	if (rc < 0) {
@@ -231,6 +279,8 @@ void forge_runtime_close(struct forge_runtime *rt)
 {
 	if (!rt)
 		return;
+	if (rt->init_fd >= 0)
+		close(rt->init_fd);
 	free(rt);
 }
 
@@ -259,76 +309,6 @@ const char *forge_runtime_seccomp_sha256(const struct forge_runtime *rt)
 {
 	(void)rt;
 	return forge_seccomp_builtin[FORGE_SECCOMP_ENFORCE].sha256;
-}
-
-/* ================================================================= sync */
-
-int forge_sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
-{
-	struct sync_msg m = {.type = type, .err = e, .wstatus = wstatus};
-	if (fmt) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(m.text, sizeof(m.text), fmt, ap);
-		va_end(ap);
-	}
-	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	ssize_t n;
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(m) ? 0 : -(n < 0 ? errno : EPROTO);
-}
-
-/* Receives one message; *fd gets a passed descriptor or -1. 0 at EOF. */
-ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf)};
-	ssize_t n;
-	if (fd)
-		*fd = -1;
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n < 0 ? -errno : 0;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			int got;
-			memcpy(&got, CMSG_DATA(cm), sizeof(int));
-			if (fd && *fd < 0)
-				*fd = got;
-			else
-				close(got);
-		}
-	}
-	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
-		return -EPROTO;
-	m->text[sizeof(m->text) - 1] = '\0';
-	return n;
 }
 
 /* ================================================================= launcher side */
@@ -781,48 +761,268 @@ static int copy_spec(struct forge_container *c, struct forge_runtime *rt,
 	return 0;
 }
 
-/* clone3 into the new namespaces; joins spec->netns_fd instead of a new
- * network namespace by entering it around the clone. Returns the child's
- * pid in the parent, 0 in the child. */
-static pid_t clone_container(struct forge_container *c, const struct forge_container_spec *spec,
-			     int cgfd, struct forge_err *err)
+/* The configuration forge-init reads first (struct init_config in
+ * runtime/internal.h), built before anything exists so that a spec too large
+ * for it fails cleanly. */
+static int build_config(const struct forge_container *c, const struct forge_container_spec *spec,
+			const struct forge_seccomp_prog *prog, char **out, size_t *out_len,
+			struct forge_err *err)
 {
-	int own_net = -1;
-	struct clone_args args = {
-	    .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
-		     CLONE_PIDFD,
-	    .pidfd = (uint64_t)(uintptr_t)&c->pidfd,
-	    .exit_signal = SIGCHLD,
+	size_t strings = strlen(c->cwd) + strlen(c->hostname) + 2;
+	uint32_t n_argv = 0, n_envp = 0;
+	for (char **a = c->argv; *a; a++, n_argv++)
+		strings += strlen(*a) + 1;
+	for (char **e = c->envp; *e; e++, n_envp++)
+		strings += strlen(*e) + 1;
+	size_t filter = (size_t)prog->len * sizeof(struct sock_filter);
+	size_t total = sizeof(struct init_config) + strings + filter;
+	if (total > FORGE_INIT_CONFIG_MAX)
+		return forge_err_set(err, -E2BIG,
+				     "container %s: command line and environment take %zu bytes "
+				     "(at most %u)",
+				     c->name, strings, FORGE_INIT_CONFIG_MAX - (unsigned)filter -
+							    (unsigned)sizeof(struct init_config));
+	char *buf = malloc(total);
+	if (!buf)
+		return forge_err_set(err, -ENOMEM, "container: out of memory");
+	struct init_config cfg = {
+	    .magic = FORGE_INIT_MAGIC,
+	    .flags = (c->new_netns ? INIT_NEW_NETNS : 0) |
+		     (spec->die_with_parent ? INIT_DIE_WITH_PARENT : 0),
+	    .caps = c->caps,
+	    .tmpfs_bytes = spec->tmpfs_bytes,
+	    .id_count = c->id_count,
+	    .n_argv = n_argv,
+	    .n_envp = n_envp,
+	    .n_filter = prog->len,
+	    .strings_len = (uint32_t)strings,
 	};
+	memcpy(buf, &cfg, sizeof(cfg));
+	char *p = buf + sizeof(cfg);
+	const char *head[] = {c->cwd, c->hostname};
+	for (size_t i = 0; i < 2; i++)
+		p = stpcpy(p, head[i]) + 1;
+	for (char **a = c->argv; *a; a++)
+		p = stpcpy(p, *a) + 1;
+	for (char **e = c->envp; *e; e++)
+		p = stpcpy(p, *e) + 1;
+	memcpy(p, prog->filter, filter);
+	*out = buf;
+	*out_len = total;
+	return 0;
+}
+
+/* A system call that touches no libc state (no errno, no cancellation, no
+ * set*id broadcast to the launcher's threads): the only kind the clone may
+ * make, since it runs in the launcher's memory alongside the launcher's
+ * threads until its exec. Returns the kernel's value (-errno on failure). */
+static inline long raw_syscall(long n, long a, long b, long c, long d, long e)
+{
+#if defined(__x86_64__)
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+			 : "rcx", "r11", "memory");
+	return ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
+	return x0;
+#else
+#error "raw_syscall: add this architecture's system call convention"
+#endif
+}
+
+/* What the clone needs until its exec; it shares the launcher's memory, so
+ * this lives until the launcher has seen the exec (or the clone's death). */
+struct launch_child {
+	int fds[7];	      /* stdin, stdout, stderr, sync socket, -, forge-init, exec pipe */
+	int go_fd;	      /* read end: one byte once the id maps are written */
+	const char *base_dir; /* opened in the clone's own mount namespace */
+	const char *failed;   /* the step that failed, or NULL */
+	int err;	      /* its errno */
+};
+
+enum { FD_SYNC = 3, FD_BASE = 4, FD_INIT = 5 };
+
+#define LAUNCH_STACK (64u << 10)
+
+static int child_failed(struct launch_child *lc, const char *step, long rc)
+{
+	lc->failed = step;
+	lc->err = (int)-rc;
+	raw_syscall(SYS_exit_group, 125, 0, 0, 0, 0);
+	return 125;
+}
+
+/* The clone, on its own stack: waits for its id maps, opens the base layer
+ * while it still has the launcher's ids, becomes the container's root (so
+ * that the exec keeps its capabilities in the new user namespace), lays out
+ * its descriptors and execs forge-init. Raw system calls only. */
+static int launch_child_main(void *arg)
+{
+	struct launch_child *lc = arg;
+	static char *const argv[] = {"forge-init", NULL};
+	static char *const envp[] = {NULL};
+	char b;
+	long rc = raw_syscall(SYS_read, lc->go_fd, (long)&b, 1, 0, 0);
+	if (rc != 1)
+		return child_failed(lc, "wait for the id maps", rc < 0 ? rc : -EPIPE);
+	rc = raw_syscall(SYS_openat, AT_FDCWD, (long)lc->base_dir,
+			 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, 0);
+	if (rc < 0)
+		return child_failed(lc, "open the base layer", rc);
+	lc->fds[FD_BASE] = (int)rc;
+	if ((rc = raw_syscall(SYS_setresgid, 0, 0, 0, 0, 0)) < 0 ||
+	    (rc = raw_syscall(SYS_setgroups, 0, 0, 0, 0, 0)) < 0 ||
+	    (rc = raw_syscall(SYS_setresuid, 0, 0, 0, 0, 0)) < 0)
+		return child_failed(lc, "become container root", rc);
+	/* fds[i] to descriptor i: copies above them all first, so that no dup
+	 * overwrites a source; 0-4 survive the exec, 5 and 6 do not. */
+	int tmp[7];
+	for (int i = 0; i < 7; i++) {
+		rc = raw_syscall(SYS_fcntl, lc->fds[i], F_DUPFD_CLOEXEC, 100, 0, 0);
+		if (rc < 0)
+			return child_failed(lc, "arrange descriptors", rc);
+		tmp[i] = (int)rc;
+	}
+	for (int i = 0; i < 7; i++)
+		if ((rc = raw_syscall(SYS_dup3, tmp[i], i, i >= FD_INIT ? O_CLOEXEC : 0, 0, 0)) < 0)
+			return child_failed(lc, "arrange descriptors", rc);
+	raw_syscall(SYS_close_range, 7, ~0U, 0, 0, 0);
+	rc = raw_syscall(SYS_execveat, FD_INIT, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH);
+	return child_failed(lc, "exec forge-init", rc);
+}
+
+/* A clone in flight: its stack and the pipe that closes at its exec. */
+struct launch {
+	struct launch_child lc;
+	void *stack;
+	int go_fd, done_fd;
+};
+
+/* Waits until the clone has exec'd or died (the exec pipe's write end
+ * closes either way), then frees its stack. Returns 0 after an exec. */
+static int launch_finish(struct launch *l, const char *name, struct forge_err *err)
+{
+	if (l->done_fd >= 0) {
+		char b;
+		while (read(l->done_fd, &b, 1) < 0 && errno == EINTR)
+			;
+		close(l->done_fd);
+		l->done_fd = -1;
+	}
+	if (l->go_fd >= 0) {
+		close(l->go_fd);
+		l->go_fd = -1;
+	}
+	if (l->stack) {
+		munmap(l->stack, LAUNCH_STACK);
+		l->stack = NULL;
+	}
+	if (l->lc.failed)
+		return forge_err_errno(err, l->lc.err, "container %s: %s", name, l->lc.failed);
+	return 0;
+}
+
+/* Clones into the new namespaces (joining spec->netns_fd instead of a new
+ * network namespace by entering it around the clone). The clone shares our
+ * memory but not our descriptors; it execs forge-init once the caller has
+ * written its id maps and released it through l->go_fd. */
+static pid_t clone_container(struct forge_container *c, const struct forge_container_spec *spec,
+			     int sock, struct launch *l, struct forge_err *err)
+{
+	int own_net = -1, null = -1, go[2] = {-1, -1}, done[2] = {-1, -1};
+	pid_t pid = -1;
+	int flags = CLONE_VM | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+		    CLONE_NEWIPC | CLONE_PIDFD | SIGCHLD;
 	if (spec->netns_fd < 0)
-		args.flags |= CLONE_NEWNET;
-	if (cgfd >= 0) {
-		args.flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
-		args.cgroup = (uint64_t)cgfd;
+		flags |= CLONE_NEWNET;
+	struct launch_child *lc = &l->lc;
+	*lc = (struct launch_child){
+	    .fds = {spec->stdio[0], spec->stdio[1], spec->stdio[2], sock, -1, c->rt->init_fd, -1},
+	    .base_dir = c->rt->base_dir,
+	};
+	for (int i = 0; i < 3; i++)
+		if (lc->fds[i] < 0) {
+			if (null < 0 && (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+				pid = forge_err_errno(err, errno, "container %s: /dev/null", c->name);
+				goto out;
+			}
+			lc->fds[i] = null;
+		}
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0) {
+		pid = forge_err_errno(err, errno, "container %s: pipe", c->name);
+		goto out;
+	}
+	lc->go_fd = go[0];
+	lc->fds[6] = done[1];
+	l->stack = mmap(NULL, LAUNCH_STACK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (l->stack == MAP_FAILED) {
+		l->stack = NULL;
+		pid = forge_err_errno(err, errno, "container %s: clone stack", c->name);
+		goto out;
 	}
 	if (spec->netns_fd >= 0) {
 		own_net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (own_net < 0 || setns(spec->netns_fd, CLONE_NEWNET) < 0) {
-			int e = errno;
-			if (own_net >= 0)
-				close(own_net);
-			return forge_err_errno(err, e, "container %s: enter netns", c->name);
+			pid = forge_err_errno(err, errno, "container %s: enter netns", c->name);
+			goto out;
 		}
 	}
-	pid_t pid = sys_clone3(&args);
+	/* No signal handler may run in the clone: it shares our memory. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(launch_child_main, (char *)l->stack + LAUNCH_STACK, flags, lc, &c->pidfd);
 	int e = errno;
-	if (pid == 0)
-		return 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (own_net >= 0) {
 		/* Back to our own network namespace; failing here would leave
 		 * the launcher in a container's namespace: nothing is safe then. */
 		if (setns(own_net, CLONE_NEWNET) < 0)
 			abort();
-		close(own_net);
 	}
-	if (pid < 0)
-		return forge_err_errno(err, e, "container %s: clone3", c->name);
+	if (pid < 0) {
+		pid = forge_err_errno(err, e, "container %s: clone", c->name);
+		goto out;
+	}
+	c->pid = pid;
+	l->go_fd = go[1];
+	l->done_fd = done[0];
+	go[1] = done[0] = -1;
+out:
+	const int spare[] = {own_net, null, go[0], go[1], done[0], done[1]};
+	for (size_t n = 0; n < sizeof(spare) / sizeof(spare[0]); n++)
+		if (spare[n] >= 0)
+			close(spare[n]);
+	if (pid < 0 && l->stack) {
+		munmap(l->stack, LAUNCH_STACK);
+		l->stack = NULL;
+	}
 	return pid;
+}
+
+/* Releases the clone to exec forge-init (its id maps are written). */
+static int launch_release(struct launch *l, struct forge_container *c, struct forge_err *err)
+{
+	ssize_t n;
+	do
+		n = write(l->go_fd, "g", 1);
+	while (n < 0 && errno == EINTR);
+	close(l->go_fd);
+	l->go_fd = -1;
+	return n == 1 ? 0 : forge_err_errno(err, n < 0 ? errno : EIO,
+					    "container %s: release the clone", c->name);
 }
 
 int forge_container_start(struct forge_runtime *rt, const struct forge_container_spec *spec,
@@ -844,8 +1044,11 @@ int forge_container_await(struct forge_container *c, struct forge_err *err)
 int forge_container_launch(struct forge_runtime *rt, const struct forge_container_spec *spec,
 			   struct forge_container **out, struct forge_err *err)
 {
-	int sp[2] = {-1, -1}, cgfd = -1, rootfd = -1, rc;
+	int sp[2] = {-1, -1}, rootfd = -1, rc;
 	const struct forge_seccomp_prog *prog = NULL;
+	char *config = NULL;
+	size_t config_len = 0;
+	struct launch l = {.go_fd = -1, .done_fd = -1};
 
 	*out = NULL;
 	rc = forge_container_spec_validate(spec, err);
@@ -869,57 +1072,76 @@ int forge_container_launch(struct forge_runtime *rt, const struct forge_containe
 	rc = forge_cgroup_create(&rt->cg, spec->cgroup, &spec->limits, &c->cg, err);
 	if (rc < 0)
 		goto fail;
-	if (rt->cg.v2 && (cgfd = forge_cgroup_v2_fd(&c->cg)) < 0) {
-		rc = forge_err_errno(err, errno, "cgroup: open %s", c->cg.path[0]);
+	rc = build_config(c, spec, prog, &config, &config_len, err);
+	if (rc < 0)
 		goto fail;
-	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		rc = forge_err_errno(err, errno, "container %s: socketpair", c->name);
 		goto fail;
 	}
-	struct forge_child_ctx x = {.spec = spec, .c = c, .prog = prog, .v1_cgroupns = !rt->cg.v2};
-	pid_t pid = clone_container(c, spec, cgfd, err);
-	if (pid == 0)
-		forge_init_main(&x, sp[1]);
+	int sndbuf = (int)FORGE_INIT_CONFIG_MAX * 2;
+	(void)setsockopt(sp[0], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
+	pid_t pid = clone_container(c, spec, sp[1], &l, err);
+	close(sp[1]);
+	sp[1] = -1;
+	c->sock = sp[0];
+	sp[0] = -1;
 	if (pid < 0) {
 		rc = pid;
 		goto fail;
 	}
-	c->pid = pid;
-	c->sock = sp[0];
-	sp[0] = -1;
-	close(sp[1]);
-	sp[1] = -1;
-
 	rc = write_id_maps(pid, c, err);
-	if (rc == 0 && !rt->cg.v2)
+	if (rc == 0)
 		rc = forge_cgroup_attach(&c->cg, pid, err);
-	if (rc == 0 && spec->prestart)
+	if (rc == 0)
+		rc = launch_release(&l, c, err);
+	if (rc < 0)
+		goto fail;
+	ssize_t sent;
+	do
+		sent = send(c->sock, config, config_len, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
+	if (sent != (ssize_t)config_len) {
+		rc = forge_err_errno(err, sent < 0 ? errno : EMSGSIZE,
+				     "container %s: send configuration to init", c->name);
+		goto fail;
+	}
+	free(config);
+	config = NULL;
+	if (spec->prestart)
 		rc = run_prestart(c, spec, err);
 	if (rc == 0) {
 		rootfd = build_rootfs(c, err);
 		rc = rootfd < 0 ? rootfd : 0;
 	}
+	if (rc == 0)
+		rc = launch_finish(&l, c->name, err);
 	if (rc < 0)
 		goto fail;
 	rc = forge_sync_send(c->sock, MSG_GO, 0, 0, rootfd, NULL);
 	close(rootfd);
+	rootfd = -1;
 	if (rc < 0) {
 		rc = forge_err_errno(err, -rc, "container %s: send rootfs to init", c->name);
 		goto fail;
 	}
-	if (cgfd >= 0)
-		close(cgfd);
 	*out = c;
 	return 0;
 fail:
+	free(config);
+	if (rootfd >= 0)
+		close(rootfd);
 	if (sp[0] >= 0)
 		close(sp[0]);
 	if (sp[1] >= 0)
 		close(sp[1]);
-	if (cgfd >= 0)
-		close(cgfd);
+	/* The clone is killed and reaped before its stack goes. */
+	if (l.go_fd >= 0) {
+		close(l.go_fd);
+		l.go_fd = -1;
+	}
 	forge_container_destroy(c, NULL);
+	launch_finish(&l, "", NULL);
 	return rc;
 }
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The container's side of the launch: the clone of the launcher that becomes
- * the container's PID 1. It finishes the rootfs from inside the new user and
- * mount namespaces (only through file descriptors: every mount target is
+ * forge-init, the container's side of the launch: a small static program the
+ * launcher execs (from a sealed memfd, runtime/init_image.S) right after its
+ * clone into the new namespaces, which becomes the container's PID 1. It
+ * holds nothing of the launcher's memory. It finishes the rootfs from inside
+ * the new user and mount namespaces (only through file descriptors: every mount target is
  * opened with openat2(RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV) relative to a
  * mount it already holds), pivots into it, confines itself (capabilities,
  * no_new_privs, seccomp) and then runs as a small reaping init for the
@@ -13,9 +15,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +33,6 @@
 #include <net/if.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
-
-#include <sys/capability.h>
 
 #include "runtime/internal.h"
 
@@ -179,7 +181,7 @@ static void setup_proc(int rootfd)
 	close(proc);
 }
 
-static void setup_dev(int rootfd, const struct forge_container_spec *spec)
+static void setup_dev(int rootfd, uint32_t id_count, uint64_t tmpfs_bytes)
 {
 	static const char *const dev_opts[] = {"mode=0755", "size=65536", "nr_inodes=64", NULL};
 	int dev = mount_new_fs(rootfd, "dev", "tmpfs", dev_opts,
@@ -203,14 +205,14 @@ static void setup_dev(int rootfd, const struct forge_container_spec *spec)
 		child_fail(errno, "mkdir in /dev");
 	/* gid 5 is tty in Debian-style images; only when it is mapped. */
 	const char *pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL};
-	if (spec->id_count <= 5)
+	if (id_count <= 5)
 		pts_opts[3] = NULL;
 	int m = mount_new_fs(dev, "pts", "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (m < 0)
 		child_fail(-m, "mount /dev/pts");
 	close(m);
 	char size[48];
-	snprintf(size, sizeof(size), "size=%" PRIu64, spec->tmpfs_bytes);
+	snprintf(size, sizeof(size), "size=%" PRIu64, tmpfs_bytes);
 	const char *shm_opts[] = {"mode=1777", size, NULL};
 	m = mount_new_fs(dev, "shm", "tmpfs", shm_opts,
 			 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
@@ -245,117 +247,6 @@ static void setup_tmpfs(int rootfd, const char *name, const char *mode, uint64_t
 	close(fd);
 }
 
-int forge_fds_arrange(const int *fds, int n, int first_cloexec)
-{
-	int tmp[8];
-	if (n > 8)
-		return -EINVAL;
-	/* Copies above every target first, so no dup2 overwrites a source. */
-	for (int i = 0; i < n; i++) {
-		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100);
-		if (tmp[i] < 0)
-			return -errno;
-	}
-	for (int i = 0; i < n; i++)
-		if (dup3(tmp[i], i, i >= first_cloexec ? O_CLOEXEC : 0) < 0)
-			return -errno;
-	syscall(SYS_close_range, (unsigned)n, ~0U, 0U);
-	return 0;
-}
-
-/* stdio to 0-2, the sync socket to 3; everything else the launcher had open
- * is closed. */
-static void child_fds(const struct forge_container_spec *spec, int sock)
-{
-	int fds[4] = {spec->stdio[0], spec->stdio[1], spec->stdio[2], sock};
-	int null = -1;
-	for (int i = 0; i < 3; i++)
-		if (fds[i] < 0) {
-			if (null < 0)
-				null = open("/dev/null", O_RDWR | O_CLOEXEC);
-			fds[i] = null;
-		}
-	if (forge_fds_arrange(fds, 4, 3) < 0)
-		_exit(125); /* cannot even report: the socket is what failed */
-	child_sock = 3;
-}
-
-int forge_exec_search(const char *const *argv, char *const *envp)
-{
-	const char *cmd = argv[0];
-	if (strchr(cmd, '/')) {
-		execve(cmd, (char *const *)argv, envp);
-		return errno;
-	}
-	const char *path = FORGE_DEFAULT_PATH;
-	for (char *const *e = envp; e && *e; e++)
-		if (strncmp(*e, "PATH=", 5) == 0)
-			path = *e + 5;
-	int saved = ENOENT;
-	char buf[FORGE_PATH_MAX];
-	for (const char *p = path;; p++) {
-		const char *end = strchrnul(p, ':');
-		size_t dlen = (size_t)(end - p);
-		if (dlen == 0)
-			snprintf(buf, sizeof(buf), "%s", cmd);
-		else
-			snprintf(buf, sizeof(buf), "%.*s/%s", (int)dlen, p, cmd);
-		execve(buf, (char *const *)argv, envp);
-		if (errno == EACCES || (errno != ENOENT && errno != ENOTDIR))
-			saved = errno;
-		if (!*end)
-			break;
-		p = end;
-	}
-	return saved;
-}
-
-int forge_confine_self(uint64_t caps, const struct forge_seccomp_prog *prog, const char **what)
-{
-	int last = cap_max_bits() - 1;
-	for (int cap = 0; cap <= last; cap++) {
-		if (caps & (1ULL << cap))
-			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
-			*what = "drop bounding capabilities";
-			return -errno;
-		}
-	}
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) {
-		*what = "clear ambient capabilities";
-		return -errno;
-	}
-	cap_t set = cap_init();
-	if (!set) {
-		*what = "cap_init";
-		return -ENOMEM;
-	}
-	for (int cap = 0; cap <= last; cap++) {
-		if (!(caps & (1ULL << cap)))
-			continue;
-		cap_value_t v = cap;
-		cap_set_flag(set, CAP_PERMITTED, 1, &v, CAP_SET);
-		cap_set_flag(set, CAP_EFFECTIVE, 1, &v, CAP_SET);
-	}
-	int rc = cap_set_proc(set);
-	int e = errno;
-	cap_free(set);
-	if (rc < 0) {
-		*what = "set capabilities";
-		return -e;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		*what = "no_new_privs";
-		return -errno;
-	}
-	rc = forge_seccomp_install(prog);
-	if (rc < 0) {
-		*what = "seccomp";
-		return rc;
-	}
-	return 0;
-}
-
 /* A new network namespace starts with lo down; containers expect it up. */
 static int loopback_up(void)
 {
@@ -376,45 +267,90 @@ static int loopback_up(void)
 	return rc;
 }
 
-int forge_seccomp_install(const struct forge_seccomp_prog *prog)
+enum { FD_SYNC_SOCK = 3, FD_BASE_DIR = 4 }; /* as the launch leaves them */
+
+/* What the launcher sent (struct init_config), unpacked. */
+struct init {
+	const struct init_config *cfg;
+	const char *cwd, *hostname;
+	char **argv, **envp;
+	struct forge_seccomp_prog prog;
+};
+
+/* Splits n NUL-terminated strings off [*p, end) into v (NULL-terminated). */
+static bool take_strings(const char **p, const char *end, char **v, uint32_t n)
 {
-	if (!prog || !prog->filter || prog->len == 0)
-		return -EINVAL;
-	struct sock_fprog fprog = {.len = prog->len, .filter = prog->filter};
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0)
-		return -errno;
-	return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *nul = memchr(*p, '\0', (size_t)(end - *p));
+		if (!nul)
+			return false;
+		v[i] = (char *)*p;
+		*p = nul + 1;
+	}
+	v[n] = NULL;
+	return true;
 }
 
-void forge_reset_signals(void)
+/* Reads and checks the launcher's first message. The launcher is trusted
+ * (root, our parent), but a short or inconsistent message still ends init
+ * with a clear report instead of reading past it. */
+static void read_config(struct init *in)
 {
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL); /* EINVAL for KILL/STOP and RT gaps */
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	char *buf = malloc(FORGE_INIT_CONFIG_MAX);
+	if (!buf)
+		_exit(125);
+	ssize_t n;
+	do
+		n = recv(child_sock, buf, FORGE_INIT_CONFIG_MAX, MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		_exit(125); /* the launcher gave up on us */
+	const struct init_config *cfg = (const struct init_config *)buf;
+	if ((size_t)n > FORGE_INIT_CONFIG_MAX || (size_t)n < sizeof(*cfg) ||
+	    cfg->magic != FORGE_INIT_MAGIC)
+		child_fail(EPROTO, "init: bad configuration message (%zd bytes)", n);
+	size_t strings = cfg->strings_len, filter = (size_t)cfg->n_filter * sizeof(struct sock_filter);
+	if (cfg->n_argv == 0 || cfg->n_argv > 65536 || cfg->n_envp > 65536 || cfg->n_filter == 0 ||
+	    cfg->n_filter > 65535 || sizeof(*cfg) + strings + filter != (size_t)n)
+		child_fail(EPROTO, "init: inconsistent configuration message");
+	in->cfg = cfg;
+	in->argv = calloc((size_t)cfg->n_argv + 1, sizeof(char *));
+	in->envp = calloc((size_t)cfg->n_envp + 1, sizeof(char *));
+	if (!in->argv || !in->envp)
+		child_fail(ENOMEM, "init: configuration");
+	const char *p = buf + sizeof(*cfg), *end = p + strings;
+	char *head[3];
+	if (!take_strings(&p, end, head, 2) || !take_strings(&p, end, in->argv, cfg->n_argv) ||
+	    !take_strings(&p, end, in->envp, cfg->n_envp) || p != end)
+		child_fail(EPROTO, "init: configuration strings do not match their counts");
+	in->cwd = head[0];
+	in->hostname = head[1];
+	/* The filter follows the strings unaligned: copy it. */
+	in->prog.len = (unsigned short)cfg->n_filter;
+	in->prog.filter = malloc(filter);
+	if (!in->prog.filter)
+		child_fail(ENOMEM, "init: configuration");
+	memcpy(in->prog.filter, end, filter);
 }
 
 /* The command process: init's fork. Reports an exec failure through ep. */
-static void __attribute__((noreturn)) run_command(const struct forge_container *c, int ep)
+static void __attribute__((noreturn)) run_command(const struct init *in, int ep)
 {
 	forge_reset_signals(); /* init blocked them all for its signalfd */
 	close(child_sock);
 	int32_t report[2] = {0, 0}; /* errno, and 1 when it was the exec that failed */
-	if (setsid() < 0 || chdir(c->cwd) < 0) {
+	if (setsid() < 0 || chdir(in->cwd) < 0) {
 		report[0] = errno;
 	} else {
 		report[1] = 1;
-		report[0] = forge_exec_search((const char *const *)c->argv, c->envp);
+		report[0] = forge_exec_search((const char *const *)in->argv, in->envp);
 	}
 	(void)!write(ep, report, sizeof(report));
 	_exit(127);
 }
-
 /* PID 1: starts the command, forwards signals, reaps orphans and reports the
  * command's wait status; its exit ends the pid namespace. */
-static void __attribute__((noreturn)) run_init(const struct forge_container *c)
+static void __attribute__((noreturn)) run_init(const struct init *in)
 {
 	sigset_t all;
 	sigfillset(&all);
@@ -427,14 +363,14 @@ static void __attribute__((noreturn)) run_init(const struct forge_container *c)
 	if (cmd < 0)
 		child_fail(errno, "init: fork");
 	if (cmd == 0)
-		run_command(c, ep[1]);
+		run_command(in, ep[1]);
 	close(ep[1]);
 	int32_t report[2];
 	ssize_t n = read(ep[0], report, sizeof(report));
 	close(ep[0]);
 	if (n == (ssize_t)sizeof(report)) {
 		const char *what = report[1] ? "exec" : "chdir";
-		const char *arg = report[1] ? c->argv[0] : c->cwd;
+		const char *arg = report[1] ? in->argv[0] : in->cwd;
 		forge_sync_send(child_sock, MSG_EXEC_FAILED, report[0], 0, -1, "%s \"%s\": %s",
 				what, arg, strerror(report[0]));
 		waitpid(cmd, NULL, 0);
@@ -461,87 +397,61 @@ static void __attribute__((noreturn)) run_init(const struct forge_container *c)
 	}
 }
 
-/* init is a copy of the launcher: overwrite the launcher's argv in its
- * memory (what /proc/1/cmdline shows) so the container does not learn how
- * the launcher was started. */
-static void set_init_title(void)
+/* forge-init: exec'd by the launcher right after its clone into the new
+ * namespaces, with the sync socket on descriptor 3 and stdio on 0-2. */
+int main(void)
 {
-	char *buf = NULL;
-	size_t len;
-	if (forge_read_knob(AT_FDCWD, "/proc/self/stat", &buf, &len, 4096, NULL) == 0) {
-		/* Fields after "(comm)": arg_start and arg_end are fields 48 and 49. */
-		char *p = strrchr(buf, ')');
-		unsigned long long start = 0, end = 0;
-		for (int field = 2; p && *p; p++) {
-			if (*p != ' ')
-				continue;
-			field++;
-			if (field == 48)
-				start = strtoull(p + 1, NULL, 10);
-			else if (field == 49) {
-				end = strtoull(p + 1, NULL, 10);
-				break;
-			}
-		}
-		if (start && end > start) {
-			char *args = (char *)(uintptr_t)start;
-			memset(args, 0, end - start);
-			snprintf(args, end - start, "forge-init");
-		}
-		free(buf);
-	}
-	prctl(PR_SET_NAME, "forge-init", 0, 0, 0);
-}
-
-void forge_init_main(struct forge_child_ctx *x, int sock)
-{
-	const struct forge_container_spec *spec = x->spec;
+	struct init in = {0};
 	struct sync_msg m;
 	int rootfd, rc;
 
-	forge_reset_signals();
-	child_fds(spec, sock);
-	set_init_title();
-	if (spec->die_with_parent)
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	/* No one outside the container's user namespace may inspect init (it is
-	 * a copy of the launcher's memory) and no one inside can either: its mm
-	 * belongs to the initial user namespace. */
+	/* First: no one in the container's user namespace may inspect or
+	 * ptrace init while it still holds the namespaces' full capabilities. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	prctl(PR_SET_NAME, "forge-init", 0, 0, 0);
+	child_sock = FD_SYNC_SOCK;
+	if (fcntl(child_sock, F_SETFD, FD_CLOEXEC) < 0 || fcntl(FD_BASE_DIR, F_SETFD, FD_CLOEXEC) < 0)
+		_exit(125);
+	forge_reset_signals();
+	read_config(&in);
+	const struct init_config *cfg = in.cfg;
 
 	ssize_t n = forge_sync_recv(child_sock, &m, &rootfd, 0);
 	if (n <= 0 || m.type != MSG_GO || rootfd < 0)
 		_exit(125); /* the launcher gave up on us */
 
-	/* The rootfs is attached on top of the base layer's directory: it
-	 * exists, it is Forge's own (not the container's), and in this mount
-	 * namespace nobody else sees it. It is opened here, not inherited (a
-	 * descriptor from the launcher would point into the launcher's mount
-	 * namespace), while init still has the launcher's ids, so its parents
-	 * may be private. */
-	char mp[FORGE_PATH_MAX + 8];
-	snprintf(mp, sizeof(mp), "%s", x->c->rt->base_dir);
-	int mpfd = open(mp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (mpfd < 0)
-		child_fail(errno, "open %s", mp);
-	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
-		child_fail(errno, "become container root");
-	if (x->v1_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+	/* After the id change (the launch made it, before exec: it clears the
+	 * parent-death signal); then make sure the launcher did not die before
+	 * it was set: its end of the socket would be closed. (getppid() cannot
+	 * tell: the launcher is outside our pid namespace, so it reads 0.) */
+	if (cfg->flags & INIT_DIE_WITH_PARENT) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		struct pollfd pf = {.fd = child_sock, .events = POLLRDHUP};
+		if (poll(&pf, 1, 0) != 0)
+			_exit(125);
+	}
+	/* The launcher moved us into the container's cgroup before GO: the
+	 * cgroup namespace's root is that cgroup. */
+	if (unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(errno, "cgroup namespace");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(errno, "make mounts private");
-	if (sys_move_mount(rootfd, "", mpfd, "",
+	/* The rootfs goes on top of the base layer's directory: it exists, it is
+	 * Forge's own (not the container's), and in this mount namespace nobody
+	 * else sees it. The launch opened it here, in this mount namespace, while
+	 * it still had the launcher's ids (its parents may be private). */
+	if (sys_move_mount(rootfd, "", FD_BASE_DIR, "",
 			   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		child_fail(errno, "attach rootfs");
-	close(mpfd);
+	close(FD_BASE_DIR);
 
 	/* /proc first: the kernel lets a user namespace mount procfs only while
 	 * a fully visible procfs exists in its mount namespace (the host's, until
 	 * pivot_root detaches it). */
 	setup_proc(rootfd);
-	setup_dev(rootfd, spec);
-	setup_tmpfs(rootfd, "tmp", "1777", spec->tmpfs_bytes);
-	setup_tmpfs(rootfd, "run", "0755", spec->tmpfs_bytes);
+	setup_dev(rootfd, cfg->id_count, cfg->tmpfs_bytes);
+	setup_tmpfs(rootfd, "tmp", "1777", cfg->tmpfs_bytes);
+	setup_tmpfs(rootfd, "run", "0755", cfg->tmpfs_bytes);
 
 	if (fchdir(rootfd) < 0 || sys_pivot_root(".", ".") < 0)
 		child_fail(errno, "pivot_root");
@@ -551,15 +461,14 @@ void forge_init_main(struct forge_child_ctx *x, int sock)
 		child_fail(errno, "chdir /");
 	close(rootfd);
 
-	if (x->c->new_netns && (rc = loopback_up()) < 0)
+	if ((cfg->flags & INIT_NEW_NETNS) && (rc = loopback_up()) < 0)
 		child_fail(-rc, "bring lo up");
-	const char *host = x->c->hostname;
-	if (sethostname(host, strlen(host)) < 0)
+	if (sethostname(in.hostname, strlen(in.hostname)) < 0)
 		child_fail(errno, "sethostname");
 
 	const char *what = "";
-	rc = forge_confine_self(spec->caps, x->prog, &what);
+	rc = forge_confine_self(cfg->caps, &in.prog, &what);
 	if (rc < 0)
 		child_fail(-rc, "%s", what);
-	run_init(x->c);
+	run_init(&in);
 }

@@ -65,8 +65,6 @@ int forge_cgroup_create(const struct forge_cgroup_layout *layout, const char *re
 			const struct forge_limits *limits, struct forge_cgroup *cg,
 			struct forge_err *err);
 int forge_cgroup_attach(const struct forge_cgroup *cg, pid_t pid, struct forge_err *err);
-/* v2: fd of the leaf for clone3(CLONE_INTO_CGROUP); -1 on v1. */
-int forge_cgroup_v2_fd(const struct forge_cgroup *cg);
 int forge_cgroup_oom_kills(const struct forge_cgroup *cg, uint64_t *out);
 /* Limits and counters as JSON (memory max/current/oom_kill, pids max/current,
  * cpu quota/period/nr_throttled/throttled_usec). New reference. */
@@ -88,6 +86,7 @@ struct forge_runtime {
 	char prefix[FORGE_PREFIX_MAX + 1];
 	char base_dir[FORGE_PATH_MAX]; /* the mount-point layer, <run_dir>/rootfs-base */
 	struct forge_cgroup_layout cg;
+	int init_fd; /* forge-init in a sealed memfd */
 };
 
 /* The built-in filter for mode. */
@@ -158,14 +157,34 @@ int forge_sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const c
 /* Receives one message; *fd gets a passed descriptor or -1. 0 at EOF. */
 ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags);
 
-struct forge_child_ctx {
-	const struct forge_container_spec *spec;
-	struct forge_container *c;
-	const struct forge_seccomp_prog *prog;
-	bool v1_cgroupns; /* unshare the cgroup namespace after the v1 attach */
+/* launcher → init, the first datagram init reads after its exec: everything
+ * it needs, in one SOCK_SEQPACKET message:
+ *   struct init_config, then strings_len bytes of NUL-terminated strings
+ *   (cwd, hostname, n_argv argv strings, n_envp envp strings), then
+ *   n_filter BPF instructions (struct sock_filter).
+ * init starts with stdio on 0-2, the sync socket on 3 and the base layer's
+ * directory (O_PATH, opened in its mount namespace) on 4; it is already the
+ * container's root (ids 0 in its user namespace). */
+#define FORGE_INIT_MAGIC      0x31494746u /* "FGI1" */
+#define FORGE_INIT_CONFIG_MAX (192u << 10)
+enum {
+	INIT_NEW_NETNS = 1u << 0,	/* bring lo up: the netns is init's own */
+	INIT_DIE_WITH_PARENT = 1u << 1, /* SIGKILL init when the launcher dies */
 };
-/* The container's PID 1 (runtime/init.c), in the clone; never returns. */
-void forge_init_main(struct forge_child_ctx *x, int sock) __attribute__((noreturn));
+struct init_config {
+	uint32_t magic;
+	uint32_t flags;
+	uint64_t caps;
+	uint64_t tmpfs_bytes;
+	uint32_t id_count;
+	uint32_t n_argv, n_envp;
+	uint32_t n_filter;
+	uint32_t strings_len;
+	uint32_t pad;
+};
+/* The static forge-init program, embedded by runtime/init_image.S. */
+extern const unsigned char forge_init_image[];
+extern const unsigned char forge_init_image_end[];
 
 /* ------------------------------------------------------------- syscalls */
 

@@ -77,6 +77,23 @@ test_init_not_dumpable() {
 		"/proc/1 of the container init is closed to the container"
 }
 
+# init is a fresh program exec'd inside the container's namespaces (not a copy
+# of the launcher), from an execute-only memfd: its memory still belongs to the
+# initial user namespace, so even a container granted CAP_SYS_PTRACE cannot
+# attach to it or read it, and it cannot write the program through /proc/1/exe.
+test_init_not_ptraceable_with_sys_ptrace() {
+	fc_run --cap SYS_PTRACE -- /bin/sh -c '
+		grep -q "^CapEff:.*[1-9a-f]" /proc/self/status && echo "has-caps"
+		ls /proc/1/fd >/dev/null 2>&1; echo "fd=$?"
+		cat /proc/1/environ >/dev/null 2>&1; echo "environ=$?"
+		head -c1 /proc/1/mem >/dev/null 2>&1; echo "mem=$?"
+		echo x 2>/dev/null >/proc/1/exe; echo "exe_write=$?"
+		tr -d "\000" </proc/1/cmdline; echo'
+	assert_ok
+	assert_eq $'has-caps\nfd=1\nenviron=1\nmem=1\nexe_write=1\nforge-init' "$FC_OUT" \
+		"init stays closed to a container holding CAP_SYS_PTRACE"
+}
+
 test_no_host_pids_reachable() {
 	local marker_pid
 	start_marker 0
@@ -93,5 +110,6 @@ t_setup
 t_case "kill -9 -1 inside kills only container processes" test_kill_all_stays_inside
 t_case "host files are not reachable through /proc/1/root" test_proc1_root_no_host_files
 t_case "the container init is not dumpable (/proc/1/environ, fd, mem)" test_init_not_dumpable
+t_case "init stays closed to a container holding CAP_SYS_PTRACE" test_init_not_ptraceable_with_sys_ptrace
 t_case "host pids are neither visible nor signalable" test_no_host_pids_reachable
 t_done
