@@ -545,10 +545,29 @@ static void __attribute__((noreturn)) relay(int master)
 	}
 }
 
+/* The pty is ready (its master is the container's): the operator's terminal
+ * goes raw, with the pty at its size, and a relay process copies between them. */
+static void start_relay(void *ctx, int master)
+{
+	pid_t *relay_pid = ctx;
+	struct winsize ws;
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(master, TIOCSWINSZ, &ws);
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
+		struct termios raw = saved_tio;
+		cfmakeraw(&raw);
+		tio_saved = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+	}
+	*relay_pid = fork();
+	if (*relay_pid == 0)
+		relay(master);
+}
+
 /* forgectl exec -t: forged audits the exec and gives the container's record;
- * forgectl adopts the container and runs the command on a new pty (never the
- * operator's own terminal: a terminal handed into a container could be used
- * to inject input into the host shell), relaying it. */
+ * forgectl adopts the container and runs the command on a new pty of the
+ * container's own devpts (never the operator's own terminal, nor any host
+ * pty: a terminal handed into a container could be used to inject input
+ * into the host shell), relaying it. */
 static int exec_tty(const struct cli_globals *g, const char *id, const char *name,
 		    json_t *cmd)
 {
@@ -588,7 +607,6 @@ static int exec_tty(const struct cli_globals *g, const char *id, const char *nam
 	json_decref(rec_j);
 
 	const char **argv = calloc(json_array_size(cmd) + 1, sizeof(*argv));
-	int master = -1, slave = -1;
 	pid_t relay_pid = -1;
 	if (!argv) {
 		rc = cli_fail(EXIT_SETUP, "exec", "out of memory");
@@ -604,30 +622,13 @@ static int exec_tty(const struct cli_globals *g, const char *id, const char *nam
 		rc = cli_fail(EXIT_SETUP, "exec", "%s", err.msg);
 		goto out;
 	}
-	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
-	    (slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-		rc = cli_fail(EXIT_SETUP, "exec", "pty: %s", strerror(errno));
-		goto out;
-	}
-	struct winsize ws;
-	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
-		ioctl(slave, TIOCSWINSZ, &ws);
-	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
-		struct termios raw = saved_tio;
-		cfmakeraw(&raw);
-		tio_saved = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
-	}
-	relay_pid = fork();
-	if (relay_pid == 0) {
-		close(slave);
-		relay(master);
-	}
 	struct forge_exec_spec spec = {.argv = argv,
 				       .timeout_ms = 24 * 3600 * 1000,
 				       .output_limit = 1,
-				       .stdin_fd = slave,
-				       .tty = true};
+				       .stdin_fd = -1,
+				       .tty = true,
+				       .tty_master = start_relay,
+				       .tty_ctx = &relay_pid};
 	struct forge_exec_result res = {0};
 	rc = forge_container_exec(c, &spec, &res, &err);
 	restore_terminal();
@@ -642,10 +643,6 @@ out:
 		kill(relay_pid, SIGKILL);
 		waitpid(relay_pid, NULL, 0);
 	}
-	if (slave >= 0)
-		close(slave);
-	if (master >= 0)
-		close(master);
 	forge_container_release(c);
 	forge_runtime_close(rt);
 	free(argv);

@@ -9,6 +9,10 @@
  *                        (it can wait for it and kill it; the helper exits).
  *   command: new session, stdio = launcher's pipes, same capabilities,
  *            no_new_privs and seccomp as the container, execve.
+ *   tty mode: the helper opens a new pty in the container's own devpts (so
+ *            the command's terminal is /dev/pts/N inside, not a host pty),
+ *            gives the command its slave as stdio and controlling terminal,
+ *            and passes the master back to the launcher (SCM_RIGHTS).
  *
  * The launcher reads both pipes up to output_limit each (the rest is read and
  * dropped), and kills the command's process group at the timeout.
@@ -24,6 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <linux/openat2.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <time.h>
@@ -55,6 +63,59 @@ static void helper_fail(int ctl, int e, const char *what)
 	snprintf(r.text, sizeof(r.text), "exec: %s: %s", what, strerror(e));
 	(void)!write(ctl, &r, sizeof(r));
 	_exit(125);
+}
+
+/* In the container's namespaces, as its root: a new pty of the container's
+ * devpts instance (the one init mounted on /dev/pts). The path is resolved
+ * in the container's root without following symlinks, and what it opens
+ * must be a ptmx device. Returns the master; *slave gets the peer. */
+static int open_container_pty(int *slave)
+{
+	struct open_how how = {.flags = O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK,
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+					  RESOLVE_NO_MAGICLINKS};
+	int m = (int)syscall(SYS_openat2, AT_FDCWD, "/dev/pts/ptmx", &how, sizeof(how));
+	if (m < 0)
+		return -errno;
+	struct stat st;
+	int unlock = 0, e = 0;
+	if (fstat(m, &st) < 0)
+		e = errno;
+	else if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2)
+		e = ENOTTY;
+	else if (ioctl(m, TIOCSPTLCK, &unlock) < 0 ||
+		 (*slave = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+		e = errno;
+	if (e) {
+		close(m);
+		return -e;
+	}
+	int fl = fcntl(m, F_GETFL);
+	if (fl >= 0)
+		fcntl(m, F_SETFL, fl & ~O_NONBLOCK);
+	return m;
+}
+
+/* The helper's report, with the pty master in tty mode. */
+static void helper_report_send(int ctl, const struct helper_report *r, int fd)
+{
+	struct iovec iov = {.iov_base = (void *)r, .iov_len = sizeof(*r)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	(void)!sendmsg(ctl, &mh, MSG_NOSIGNAL);
 }
 
 static void __attribute__((noreturn))
@@ -103,16 +164,54 @@ run_helper(struct forge_container *c, const struct forge_exec_spec *spec,
 		helper_fail(ctl, errno, "join namespaces");
 	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
 		helper_fail(ctl, errno, "become container root");
+	int master = -1;
+	if (spec->tty) {
+		int slave = -1;
+		master = open_container_pty(&slave);
+		if (master < 0)
+			helper_fail(ctl, -master, "open a pty in the container");
+		fds[0] = fds[1] = fds[2] = slave;
+	}
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
 	if (pid < 0)
 		helper_fail(ctl, errno, "clone");
 	if (pid == 0) {
 		close(ctl);
+		if (master >= 0)
+			close(master);
 		run_exec_command(c, spec, prog, envp, fds, ep);
 	}
 	struct helper_report r = {.pid = pid};
-	(void)!write(ctl, &r, sizeof(r));
+	helper_report_send(ctl, &r, master);
 	_exit(0);
+}
+
+/* The helper's report; *fd gets the pty master it passed, or -1. */
+static ssize_t helper_report_recv(int ctl, struct helper_report *r, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = r, .iov_len = sizeof(*r)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	ssize_t n;
+	do
+		n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	*fd = -1;
+	if (n > 0)
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				int got;
+				memcpy(&got, CMSG_DATA(cm), sizeof(int));
+				if (*fd < 0)
+					*fd = got;
+				else
+					close(got);
+			}
+	return n;
 }
 
 static int capture_read(struct capture *cap)
@@ -220,8 +319,9 @@ static int validate_exec(const struct forge_exec_spec *spec, struct forge_err *e
 	if (spec->cwd && spec->cwd[0] != '/')
 		return forge_err_set(err, -EINVAL, "exec: working dir \"%s\" is not absolute",
 				     spec->cwd);
-	if (spec->tty && (spec->stdin_fd < 0 || !isatty(spec->stdin_fd)))
-		return forge_err_set(err, -EINVAL, "exec: tty mode needs a terminal as stdin_fd");
+	if (spec->tty && (spec->stdin_fd >= 0 || !spec->tty_master))
+		return forge_err_set(err, -EINVAL,
+				     "exec: tty mode takes no stdin_fd and needs a tty_master callback");
 	for (const char *const *e = spec->envp; e && *e; e++)
 		if (!strchr(*e, '=') || **e == '=')
 			return forge_err_set(err, -EINVAL,
@@ -244,7 +344,7 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 	static const char *const fixed_env[] = {"PATH=" FORGE_DEFAULT_PATH, "HOME=/root", NULL};
 	const struct forge_seccomp_prog *prog = NULL;
 	int out[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1}, ctl[2] = {-1, -1};
-	int null = -1, pidfd = -1, rc;
+	int null = -1, pidfd = -1, master = -1, rc;
 	pid_t helper = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -264,13 +364,12 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 	}
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    pipe2(ep, O_CLOEXEC) < 0 || pipe2(ctl, O_CLOEXEC) < 0) {
+	    pipe2(ep, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
 		rc = forge_err_errno(err, errno, "exec: pipes");
 		goto done;
 	}
 	int fds[3] = {spec->stdin_fd >= 0 ? spec->stdin_fd : null, out[1], errp[1]};
-	if (spec->tty)
-		fds[1] = fds[2] = spec->stdin_fd;
 	char *const *envp = (char *const *)(spec->envp ? spec->envp : fixed_env);
 	helper = fork();
 	if (helper < 0) {
@@ -286,9 +385,9 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 	out[1] = errp[1] = ep[1] = ctl[1] = -1;
 
 	struct helper_report hr = {0};
-	ssize_t n = read(ctl[0], &hr, sizeof(hr));
+	ssize_t n = helper_report_recv(ctl[0], &hr, &master);
 	waitpid(helper, NULL, 0);
-	if (n != (ssize_t)sizeof(hr) || hr.err || hr.pid <= 0) {
+	if (n != (ssize_t)sizeof(hr) || hr.err || hr.pid <= 0 || (spec->tty && master < 0)) {
 		hr.text[sizeof(hr.text) - 1] = '\0';
 		rc = forge_err_set(err, -(hr.err ? hr.err : EIO), "container %s: %s", c->name,
 				   hr.err ? hr.text : "exec: helper died");
@@ -301,6 +400,8 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 		waitpid(hr.pid, NULL, 0);
 		goto done;
 	}
+	if (spec->tty)
+		spec->tty_master(spec->tty_ctx, master);
 	struct capture cap[2] = {
 	    {.fd = out[0], .buf = res->out, .limit = spec->output_limit},
 	    {.fd = errp[0], .buf = res->err, .limit = spec->output_limit},
@@ -336,6 +437,8 @@ done:
 		close(null);
 	if (pidfd >= 0)
 		close(pidfd);
+	if (master >= 0)
+		close(master);
 	close_pair(out);
 	close_pair(errp);
 	close_pair(ep);

@@ -198,8 +198,13 @@ struct forge_exec_spec {
 	int timeout_ms;		 /* > 0; the command's process group is killed after it */
 	size_t output_limit;	 /* bytes kept per stream; the rest is read and dropped */
 	int stdin_fd;		 /* -1: /dev/null */
-	bool tty;		 /* stdin_fd is a terminal (a pty slave): the command's stdin,
-				    stdout, stderr and controlling terminal; nothing captured */
+	/* tty: a new pty of the container's own devpts is the command's stdin,
+	 * stdout, stderr and controlling terminal (nothing captured; stdin_fd
+	 * must be -1). Its master goes to tty_master before the command runs;
+	 * the callee may use it until forge_container_exec returns. */
+	bool tty;
+	void (*tty_master)(void *ctx, int master);
+	void *tty_ctx;
 };
 
 struct forge_exec_result {

@@ -152,14 +152,17 @@ test_watch_logs_inspect() {
 	wait "$wpid"
 	assert_contains "$(cat "$T_TMP/watch.out")" "\"to\":\"creating\"" "watch saw creating"
 	assert_contains "$(cat "$T_TMP/watch.out")" "\"to\":\"running\"" "watch saw running"
-	# exec -t: the command runs on a pty, input and output relayed (script(1) plays
-	# the terminal; `read` takes a line whenever it comes, an interactive shell's
-	# line editor would drop what was typed before its prompt)
+	# exec -t: the command runs on a pty of the container's own devpts, input and
+	# output relayed (script(1) plays the terminal; `read` takes a line whenever
+	# it comes, an interactive shell's line editor would drop what was typed
+	# before its prompt)
 	out=$(echo 'six-times-seven' | timeout 30 script -qec \
 		"$FORGECTL --root $T_ROOT --prefix $T_PREFIX exec -t $id learner_vm -- \
-		/bin/sh -c '[ -t 0 ] && echo on-a-tty; read x; echo got-\$x; exit 3'" /dev/null)
+		/bin/sh -c '[ -t 0 ] && echo on-a-tty; echo tty=\$(tty); read x; echo got-\$x; exit 3'" \
+		/dev/null)
 	assert_eq 3 "$?" "exec -t returns the command's exit status"
 	assert_contains "$out" "on-a-tty" "exec -t gives the command a terminal"
+	assert_contains "$out" "tty=/dev/pts/0" "exec -t's terminal is the container's own pty"
 	assert_contains "$out" "got-six-times-seven" "exec -t relays input"
 	out=$(fctl inspect "$id")
 	assert_contains "$out" "policy drop" "inspect shows the nftables chains"
