@@ -287,6 +287,11 @@ int forge_net_uplink_get(const struct forge_net *n, struct forge_net_uplink_info
  */
 int forge_net_uplink_sweep(int host_netns_fd, const char *prefix, const char *const live[],
 			   size_t n_live, struct forge_err *err);
+/* The same for one scenario: its host end and host rules, found by tag (what
+ * a teardown needs when the scenario's forge_net is gone with an earlier
+ * forged). Nothing to remove is not an error. */
+int forge_net_uplink_remove(int host_netns_fd, const char *prefix, const char *scenario,
+			    struct forge_err *err);
 
 /*
  * Removes the scenario's network: the uplink's host rules (forge_net_uplink),

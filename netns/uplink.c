@@ -441,7 +441,9 @@ static bool orphan(const char *tag, void *ctx)
 	return true;
 }
 
-static int sweep_links(int host_fd, struct sweep *sw, struct forge_err *err)
+/* Deletes the host links whose alias match() accepts. */
+static int sweep_links(int host_fd, bool (*match)(const char *, void *), void *ctx,
+		       struct forge_err *err)
 {
 	struct nl_sock *sk = NULL;
 	struct nl_cache *links = NULL;
@@ -456,7 +458,7 @@ static int sweep_links(int host_fd, struct sweep *sw, struct forge_err *err)
 	     o = nl_cache_get_next(o)) {
 		struct rtnl_link *l = (struct rtnl_link *)o;
 		const char *alias = rtnl_link_get_ifalias(l);
-		if (!alias || !orphan(alias, sw))
+		if (!alias || !match(alias, ctx))
 			continue;
 		/* Gone already (its hub freed meanwhile) is what was wanted. */
 		nlrc = rtnl_link_delete(sk, l);
@@ -484,8 +486,27 @@ int forge_net_uplink_sweep(int host_netns_fd, const char *prefix, const char *co
 	    (n_live && !live))
 		return forge_err_set(err, -EINVAL, "netns: uplink sweep: bad prefix or live list");
 	host_table(table, prefix);
-	rc = sweep_links(host_netns_fd, &sw, err);
+	rc = sweep_links(host_netns_fd, orphan, &sw, err);
 	if (rc == 0)
 		rc = forge_nft_host_remove(host_netns_fd, table, orphan, &sw, err);
+	return rc;
+}
+
+int forge_net_uplink_remove(int host_netns_fd, const char *prefix, const char *scenario,
+			    struct forge_err *err)
+{
+	char table[HOST_TABLE_MAX], tag[UPLINK_TAG_MAX];
+	int rc = check_netns_fd(host_netns_fd, "uplink removal", err);
+
+	if (rc)
+		return rc;
+	if (!prefix || !*prefix || strlen(prefix) > FORGE_PREFIX_MAX || !scenario || !*scenario ||
+	    strlen(scenario) > FORGE_NET_SCENARIO_MAX)
+		return forge_err_set(err, -EINVAL, "netns: uplink removal: bad prefix or scenario");
+	host_table(table, prefix);
+	uplink_tag(tag, prefix, scenario);
+	rc = sweep_links(host_netns_fd, tag_is, tag, err);
+	if (rc == 0)
+		rc = forge_nft_host_remove(host_netns_fd, table, tag_is, tag, err);
 	return rc;
 }

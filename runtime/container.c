@@ -78,6 +78,7 @@ void forge_container_spec_init(struct forge_container_spec *spec)
 	spec->id_count = 65536;
 	spec->netns_fd = -1;
 	spec->stdio[0] = spec->stdio[1] = spec->stdio[2] = -1;
+	spec->log_fd = -1;
 	spec->tmpfs_bytes = 64ULL << 20;
 	spec->seccomp_mode = FORGE_SECCOMP_ENFORCE;
 }
@@ -197,6 +198,16 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 		return forge_err_set(err, -EINVAL, "spec: tmpfs size below 1 MiB");
 	if (spec->seccomp_mode < 0 || spec->seccomp_mode >= FORGE_SECCOMP_COUNT)
 		return forge_err_set(err, -EINVAL, "spec: unknown seccomp mode");
+	if (spec->log_fd >= 0) {
+		int fl = fcntl(spec->log_fd, F_GETFL);
+		if (fl < 0 || fstat(spec->log_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (fl & O_ACCMODE) == O_RDONLY || !(fl & O_APPEND))
+			return forge_err_set(err, -EINVAL,
+					     "spec: log fd %d is not a regular file open for append",
+					     spec->log_fd);
+		if (spec->log_limit == 0)
+			return forge_err_set(err, -EINVAL, "spec: log limit must be positive");
+	}
 	if (spec->netns_fd >= 0) {
 		int type = ioctl(spec->netns_fd, NS_GET_NSTYPE);
 		if (type != CLONE_NEWNET)
@@ -788,9 +799,11 @@ static int build_config(const struct forge_container *c, const struct forge_cont
 	struct init_config cfg = {
 	    .magic = FORGE_INIT_MAGIC,
 	    .flags = (c->new_netns ? INIT_NEW_NETNS : 0) |
-		     (spec->die_with_parent ? INIT_DIE_WITH_PARENT : 0),
+		     (spec->die_with_parent ? INIT_DIE_WITH_PARENT : 0) |
+		     (spec->log_fd >= 0 ? INIT_LOG : 0),
 	    .caps = c->caps,
 	    .tmpfs_bytes = spec->tmpfs_bytes,
+	    .log_limit = spec->log_limit,
 	    .id_count = c->id_count,
 	    .n_argv = n_argv,
 	    .n_envp = n_envp,
@@ -844,14 +857,14 @@ static inline long raw_syscall(long n, long a, long b, long c, long d, long e)
 /* What the clone needs until its exec; it shares the launcher's memory, so
  * this lives until the launcher has seen the exec (or the clone's death). */
 struct launch_child {
-	int fds[7];	      /* stdin, stdout, stderr, sync socket, -, forge-init, exec pipe */
+	int fds[8]; /* stdin, stdout, stderr, sync socket, -, log, forge-init, exec pipe */
 	int go_fd;	      /* read end: one byte once the id maps are written */
 	const char *base_dir; /* opened in the clone's own mount namespace */
 	const char *failed;   /* the step that failed, or NULL */
 	int err;	      /* its errno */
 };
 
-enum { FD_SYNC = 3, FD_BASE = 4, FD_INIT = 5 };
+enum { FD_SYNC = 3, FD_BASE = 4, FD_LOG = 5, FD_INIT = 6, FD_EXECPIPE = 7, FD_COUNT = 8 };
 
 #define LAUNCH_STACK (64u << 10)
 
@@ -886,18 +899,18 @@ static int launch_child_main(void *arg)
 	    (rc = raw_syscall(SYS_setresuid, 0, 0, 0, 0, 0)) < 0)
 		return child_failed(lc, "become container root", rc);
 	/* fds[i] to descriptor i: copies above them all first, so that no dup
-	 * overwrites a source; 0-4 survive the exec, 5 and 6 do not. */
-	int tmp[7];
-	for (int i = 0; i < 7; i++) {
+	 * overwrites a source; 0-5 survive the exec, 6 and 7 do not. */
+	int tmp[FD_COUNT];
+	for (int i = 0; i < FD_COUNT; i++) {
 		rc = raw_syscall(SYS_fcntl, lc->fds[i], F_DUPFD_CLOEXEC, 100, 0, 0);
 		if (rc < 0)
 			return child_failed(lc, "arrange descriptors", rc);
 		tmp[i] = (int)rc;
 	}
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < FD_COUNT; i++)
 		if ((rc = raw_syscall(SYS_dup3, tmp[i], i, i >= FD_INIT ? O_CLOEXEC : 0, 0, 0)) < 0)
 			return child_failed(lc, "arrange descriptors", rc);
-	raw_syscall(SYS_close_range, 7, ~0U, 0, 0, 0);
+	raw_syscall(SYS_close_range, FD_COUNT, ~0U, 0, 0, 0);
 	rc = raw_syscall(SYS_execveat, FD_INIT, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH);
 	return child_failed(lc, "exec forge-init", rc);
 }
@@ -948,11 +961,14 @@ static pid_t clone_container(struct forge_container *c, const struct forge_conta
 		flags |= CLONE_NEWNET;
 	struct launch_child *lc = &l->lc;
 	*lc = (struct launch_child){
-	    .fds = {spec->stdio[0], spec->stdio[1], spec->stdio[2], sock, -1, c->rt->init_fd, -1},
+	    .fds = {spec->stdio[0], spec->stdio[1], spec->stdio[2], sock, -1, spec->log_fd,
+		    c->rt->init_fd, -1},
 	    .base_dir = c->rt->base_dir,
 	};
-	for (int i = 0; i < 3; i++)
-		if (lc->fds[i] < 0) {
+	if (spec->log_fd >= 0)
+		lc->fds[1] = lc->fds[2] = -1; /* init gives the command its pipe */
+	for (int i = 0; i < FD_COUNT; i++)
+		if (lc->fds[i] < 0 && i != FD_BASE && i != FD_EXECPIPE) {
 			if (null < 0 && (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
 				pid = forge_err_errno(err, errno, "container %s: /dev/null", c->name);
 				goto out;
@@ -964,7 +980,7 @@ static pid_t clone_container(struct forge_container *c, const struct forge_conta
 		goto out;
 	}
 	lc->go_fd = go[0];
-	lc->fds[6] = done[1];
+	lc->fds[FD_EXECPIPE] = done[1];
 	l->stack = mmap(NULL, LAUNCH_STACK, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (l->stack == MAP_FAILED) {

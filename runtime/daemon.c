@@ -18,7 +18,7 @@
 
 #include "runtime/forged.h"
 
-enum watch_kind { W_LISTEN, W_SIGNAL, W_CLIENT, W_WORKER, W_LOG, W_EXIT, W_TIMER };
+enum watch_kind { W_LISTEN, W_SIGNAL, W_CLIENT, W_WORKER, W_EXIT, W_TIMER };
 
 struct forged_watch {
 	enum watch_kind kind;
@@ -61,9 +61,6 @@ int forged_watch_scenario(struct forged *d, struct scenario *s, struct forge_err
 		if (sc->c && !sc->w_exit &&
 		    !(sc->w_exit = watch_add(d, W_EXIT, forge_container_pidfd(sc->c), s, i, NULL)))
 			return forge_err_errno(err, errno, "epoll: container %s", sc->name);
-		if (sc->out_pipe >= 0 && !sc->w_log &&
-		    !(sc->w_log = watch_add(d, W_LOG, sc->out_pipe, s, i, NULL)))
-			return forge_err_errno(err, errno, "epoll: log of %s", sc->name);
 	}
 	if (s->timer_fd < 0 && s->state == SC_RUNNING) {
 		s->timer_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -78,36 +75,9 @@ int forged_watch_scenario(struct forged *d, struct scenario *s, struct forge_err
 
 void forged_unwatch_scenario(struct forged *d, struct scenario *s)
 {
-	for (size_t i = 0; i < s->n_ctr; i++) {
+	for (size_t i = 0; i < s->n_ctr; i++)
 		watch_del(d, &s->ctr[i].w_exit);
-		watch_del(d, &s->ctr[i].w_log);
-	}
 	watch_del(d, &s->w_timer);
-}
-
-/* Copies what a container printed into its log file, up to the bound; the
- * rest is read and counted, so a flood never fills the disk or stalls us. */
-static void drain_log(struct forged *d, struct scenario *s, size_t i)
-{
-	struct scenario_container *sc = &s->ctr[i];
-	char buf[16384];
-	for (int round = 0; round < 16; round++) {
-		ssize_t n = read(sc->out_pipe, buf, sizeof(buf));
-		if (n == 0) {
-			watch_del(d, &sc->w_log);
-			close(sc->out_pipe);
-			sc->out_pipe = -1;
-			return;
-		}
-		if (n < 0)
-			return; /* EAGAIN: drained for now */
-		size_t keep = sc->log_bytes >= FORGED_LOG_LIMIT ? 0
-			      : (size_t)n < FORGED_LOG_LIMIT - sc->log_bytes
-				  ? (size_t)n
-				  : (size_t)(FORGED_LOG_LIMIT - sc->log_bytes);
-		if (keep && sc->log_fd >= 0 && write(sc->log_fd, buf, keep) == (ssize_t)keep)
-			sc->log_bytes += keep;
-	}
 }
 
 static void container_exited(struct forged *d, struct scenario *s, size_t i)
@@ -488,9 +458,6 @@ int forged_run(struct forged *d, struct forge_err *err)
 				break;
 			case W_WORKER:
 				worker_readable(d, w->ptr);
-				break;
-			case W_LOG:
-				drain_log(d, w->s, w->i);
 				break;
 			case W_EXIT:
 				container_exited(d, w->s, w->i);

@@ -45,13 +45,10 @@ struct scenario_container {
 	bool have_record;
 	struct forge_container_record rec;
 	struct forge_container *c; /* NULL when not started or gone */
-	int log_fd;		   /* the log file, -1 when closed */
-	int out_pipe;		   /* read end of the container's stdout+stderr, -1 */
-	uint64_t log_bytes;	   /* written so far (bounded by FORGED_LOG_LIMIT) */
 	json_t *addresses;	   /* ["10.10.0.10/24", ...] */
 	bool exited;		   /* its command ended */
 	struct forge_exit_status st;
-	struct forged_watch *w_log, *w_exit; /* epoll registrations (daemon.c) */
+	struct forged_watch *w_exit; /* epoll registration (daemon.c) */
 };
 
 struct scenario {

@@ -267,7 +267,7 @@ static int loopback_up(void)
 	return rc;
 }
 
-enum { FD_SYNC_SOCK = 3, FD_BASE_DIR = 4 }; /* as the launch leaves them */
+enum { FD_SYNC_SOCK = 3, FD_BASE_DIR = 4, FD_LOG = 5 }; /* as the launch leaves them */
 
 /* What the launcher sent (struct init_config), unpacked. */
 struct init {
@@ -333,13 +333,55 @@ static void read_config(struct init *in)
 	memcpy(in->prog.filter, end, filter);
 }
 
+/* The container's log: the command's stdout and stderr come through a pipe
+ * that init copies into the log file the launcher opened (descriptor
+ * FD_LOG), up to the limit; the rest is read and dropped. init does it, not
+ * the launcher, so that the log outlives a restart of forged and a flood is
+ * paid for by the container's own cgroup. */
+struct log {
+	int pipe; /* read end, non-blocking; -1 when closed or not logging */
+	uint64_t written, limit;
+};
+
+static void log_drain(struct log *lg)
+{
+	char buf[16384];
+	while (lg->pipe >= 0) {
+		ssize_t n = read(lg->pipe, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return; /* EAGAIN: drained for now */
+		if (n == 0) {
+			close(lg->pipe);
+			lg->pipe = -1;
+			return;
+		}
+		uint64_t room = lg->written < lg->limit ? lg->limit - lg->written : 0;
+		size_t keep = (uint64_t)n < room ? (size_t)n : (size_t)room;
+		for (size_t off = 0; off < keep;) {
+			ssize_t w = write(FD_LOG, buf + off, keep - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				lg->limit = lg->written; /* the log file failed: stop writing */
+				break;
+			}
+			off += (size_t)w;
+			lg->written += (uint64_t)w;
+		}
+	}
+}
+
 /* The command process: init's fork. Reports an exec failure through ep. */
-static void __attribute__((noreturn)) run_command(const struct init *in, int ep)
+static void __attribute__((noreturn)) run_command(const struct init *in, int ep, int logw)
 {
 	forge_reset_signals(); /* init blocked them all for its signalfd */
 	close(child_sock);
 	int32_t report[2] = {0, 0}; /* errno, and 1 when it was the exec that failed */
-	if (setsid() < 0 || chdir(in->cwd) < 0) {
+	if (logw >= 0 && (dup2(logw, 1) < 0 || dup2(logw, 2) < 0)) {
+		report[0] = errno;
+	} else if (setsid() < 0 || chdir(in->cwd) < 0) {
 		report[0] = errno;
 	} else {
 		report[1] = 1;
@@ -348,23 +390,36 @@ static void __attribute__((noreturn)) run_command(const struct init *in, int ep)
 	(void)!write(ep, report, sizeof(report));
 	_exit(127);
 }
-/* PID 1: starts the command, forwards signals, reaps orphans and reports the
- * command's wait status; its exit ends the pid namespace. */
+
+/* PID 1: starts the command, forwards signals, reaps orphans, copies the
+ * command's output to the log and reports the command's wait status; its
+ * exit ends the pid namespace. */
 static void __attribute__((noreturn)) run_init(const struct init *in)
 {
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
-	int ep[2];
+	int ep[2], lp[2] = {-1, -1};
+	struct log lg = {.pipe = -1, .limit = in->cfg->log_limit};
 	if (sfd < 0 || pipe2(ep, O_CLOEXEC) < 0)
 		child_fail(errno, "init: signalfd/pipe");
+	if (in->cfg->flags & INIT_LOG) {
+		struct stat st;
+		if (pipe2(lp, O_CLOEXEC) < 0 || fstat(FD_LOG, &st) < 0)
+			child_fail(errno, "init: log");
+		lg.pipe = lp[0];
+		lg.written = (uint64_t)st.st_size; /* the bound covers the whole file */
+		fcntl(lg.pipe, F_SETFL, O_NONBLOCK);
+	}
 	pid_t cmd = fork();
 	if (cmd < 0)
 		child_fail(errno, "init: fork");
 	if (cmd == 0)
-		run_command(in, ep[1]);
+		run_command(in, ep[1], lp[1]);
 	close(ep[1]);
+	if (lp[1] >= 0)
+		close(lp[1]);
 	int32_t report[2];
 	ssize_t n = read(ep[0], report, sizeof(report));
 	close(ep[0]);
@@ -379,6 +434,14 @@ static void __attribute__((noreturn)) run_init(const struct init *in)
 	forge_sync_send(child_sock, MSG_READY, 0, 0, -1, NULL);
 
 	for (;;) {
+		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
+				       {.fd = lg.pipe, .events = POLLIN}};
+		if (poll(pf, lg.pipe >= 0 ? 2 : 1, -1) < 0)
+			continue;
+		if (pf[1].revents)
+			log_drain(&lg);
+		if (!(pf[0].revents & POLLIN))
+			continue;
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
@@ -391,6 +454,7 @@ static void __attribute__((noreturn)) run_init(const struct init *in)
 		while ((p = waitpid(-1, &ws, WNOHANG)) > 0) {
 			if (p != cmd)
 				continue; /* an orphan: reaped, nothing to report */
+			log_drain(&lg); /* what the command printed last */
 			forge_sync_send(child_sock, MSG_EXIT, 0, ws, -1, NULL);
 			_exit(WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
 		}
@@ -410,11 +474,14 @@ int main(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	prctl(PR_SET_NAME, "forge-init", 0, 0, 0);
 	child_sock = FD_SYNC_SOCK;
-	if (fcntl(child_sock, F_SETFD, FD_CLOEXEC) < 0 || fcntl(FD_BASE_DIR, F_SETFD, FD_CLOEXEC) < 0)
+	if (fcntl(child_sock, F_SETFD, FD_CLOEXEC) < 0 || fcntl(FD_BASE_DIR, F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(FD_LOG, F_SETFD, FD_CLOEXEC) < 0)
 		_exit(125);
 	forge_reset_signals();
 	read_config(&in);
 	const struct init_config *cfg = in.cfg;
+	if (!(cfg->flags & INIT_LOG))
+		close(FD_LOG);
 
 	ssize_t n = forge_sync_recv(child_sock, &m, &rootfd, 0);
 	if (n <= 0 || m.type != MSG_GO || rootfd < 0)

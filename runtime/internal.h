@@ -162,20 +162,23 @@ ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags);
  *   struct init_config, then strings_len bytes of NUL-terminated strings
  *   (cwd, hostname, n_argv argv strings, n_envp envp strings), then
  *   n_filter BPF instructions (struct sock_filter).
- * init starts with stdio on 0-2, the sync socket on 3 and the base layer's
- * directory (O_PATH, opened in its mount namespace) on 4; it is already the
+ * init starts with stdio on 0-2, the sync socket on 3, the base layer's
+ * directory (O_PATH, opened in its mount namespace) on 4 and the log file
+ * on 5 (INIT_LOG; otherwise a spare descriptor); it is already the
  * container's root (ids 0 in its user namespace). */
 #define FORGE_INIT_MAGIC      0x31494746u /* "FGI1" */
 #define FORGE_INIT_CONFIG_MAX (192u << 10)
 enum {
 	INIT_NEW_NETNS = 1u << 0,	/* bring lo up: the netns is init's own */
 	INIT_DIE_WITH_PARENT = 1u << 1, /* SIGKILL init when the launcher dies */
+	INIT_LOG = 1u << 2,		/* stdout+stderr through init into the log (fd 5) */
 };
 struct init_config {
 	uint32_t magic;
 	uint32_t flags;
 	uint64_t caps;
 	uint64_t tmpfs_bytes;
+	uint64_t log_limit; /* bytes the log file may hold (INIT_LOG) */
 	uint32_t id_count;
 	uint32_t n_argv, n_envp;
 	uint32_t n_filter;

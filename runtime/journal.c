@@ -302,8 +302,6 @@ int journal_remove(const struct forge_paths *p, const char *id, struct forge_err
 struct scenario_container *scenario_containers_new(size_t n)
 {
 	struct scenario_container *c = calloc(n ? n : 1, sizeof(*c));
-	for (size_t i = 0; c && i < n; i++)
-		c[i].log_fd = c[i].out_pipe = -1;
 	return c;
 }
 
@@ -313,10 +311,6 @@ void scenario_free(struct scenario *s)
 		return;
 	for (size_t i = 0; i < s->n_ctr; i++) {
 		json_decref(s->ctr[i].addresses);
-		if (s->ctr[i].log_fd >= 0)
-			close(s->ctr[i].log_fd);
-		if (s->ctr[i].out_pipe >= 0)
-			close(s->ctr[i].out_pipe);
 	}
 	json_decref(s->score);
 	if (s->timer_fd >= 0)

@@ -72,6 +72,11 @@ struct forge_container_spec {
 	const char *state_dir; /* writable rootfs only: upper/work live here; must not exist;
 				 removed at destroy */
 	int stdio[3];	       /* fds for 0,1,2; -1 means /dev/null */
+	int log_fd;	       /* >= 0: the command's stdout and stderr go through init into
+				  this file (opened for append), which init keeps under
+				  log_limit bytes; stdio[1] and stdio[2] are then unused.
+				  Independent of the launcher: it outlives it. */
+	uint64_t log_limit;
 	uint64_t tmpfs_bytes;  /* size of /tmp, /run and /dev/shm each */
 	enum forge_seccomp_mode seccomp_mode;
 	bool die_with_parent;	    /* SIGKILL init when the launching process dies */

@@ -186,6 +186,9 @@ static char **merge_env(char **image_env, char **tpl_env)
 	return out;
 }
 
+/* The container's log file, opened for append: its init writes the
+ * command's output there (bounded), so the log goes on across forged
+ * restarts. Returns the fd. */
 static int log_open(struct forged *d, struct scenario *s, struct scenario_container *sc,
 		    struct forge_err *err)
 {
@@ -197,8 +200,7 @@ static int log_open(struct forged *d, struct scenario *s, struct scenario_contai
 	int rc = forge_mkdir_beneath(lib, rel, 0700, err);
 	if (rc == 0) {
 		snprintf(rel, sizeof(rel), "scenarios/%s/logs/%s.log", s->id, sc->name);
-		sc->log_fd = forge_open_beneath(lib, rel, O_WRONLY | O_CREAT | O_APPEND, 0600, err);
-		rc = sc->log_fd < 0 ? sc->log_fd : 0;
+		rc = forge_open_beneath(lib, rel, O_WRONLY | O_CREAT | O_APPEND, 0600, err);
 	}
 	close(lib);
 	return rc;
@@ -216,7 +218,7 @@ static int launch_container(struct forged *d, struct scenario *s, struct forge_n
 	char cgroup[FORGE_PATH_MAX], state_dir[FORGE_PATH_MAX];
 	char **envp = NULL;
 	const char **argv = NULL;
-	int pipefd[2] = {-1, -1}, rc = 0;
+	int rc = 0;
 
 	forge_container_spec_init(&spec);
 	spec.name = tc->name;
@@ -274,24 +276,17 @@ static int launch_container(struct forged *d, struct scenario *s, struct forge_n
 			   d->paths.lib, s->id, tc->name)))
 		goto out;
 	spec.state_dir = state_dir;
-	if ((rc = log_open(d, s, sc, err)))
-		goto out;
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		rc = forge_err_errno(err, errno, "pipe");
+	spec.log_fd = log_open(d, s, sc, err);
+	if (spec.log_fd < 0) {
+		rc = spec.log_fd;
 		goto out;
 	}
-	spec.stdio[1] = spec.stdio[2] = pipefd[1];
+	spec.log_limit = FORGED_LOG_LIMIT;
 	struct attach_ctx actx = {.net = net, .name = tc->name};
 	spec.prestart = attach_hook;
 	spec.prestart_ctx = &actx;
 	rc = forge_container_launch(d->rt, &spec, &sc->c, err);
-	close(pipefd[1]);
-	if (rc) {
-		close(pipefd[0]);
-		goto out;
-	}
-	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-	sc->out_pipe = pipefd[0];
+	close(spec.log_fd);
 out:
 	if (rc)
 		forge_err_prefix(err, "container %s", tc->name);
@@ -627,9 +622,6 @@ int scenario_release(struct forged *d, struct scenario *s, struct forge_err *err
 		if (sc->c && forge_container_destroy(sc->c, &e) < 0 && rc == 0)
 			rc = forge_err_set(err, e.code, "%s", e.msg);
 		sc->c = NULL;
-		if (sc->out_pipe >= 0)
-			close(sc->out_pipe);
-		sc->out_pipe = -1;
 	}
 	/* Cgroups of this scenario the journal may not know (a crash between
 	 * a container's start and its journal entry). */
@@ -641,6 +633,11 @@ int scenario_release(struct forged *d, struct scenario *s, struct forge_err *err
 			rc = forge_err_set(err, e.code, "%s", e.msg);
 		s->net = NULL;
 	} else if (s->hub_made) {
+		/* Adopted from an earlier forged: its uplink (allowlist profile
+		 * only) is found by tag. */
+		if (forge_net_uplink_remove(d->own_netns_fd, d->paths.prefix, s->id, &e) < 0 &&
+		    rc == 0)
+			rc = forge_err_set(err, e.code, "%s", e.msg);
 		if (umount2(s->hub_path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT &&
 		    rc == 0)
 			rc = forge_err_errno(err, errno, "unmount %s", s->hub_path);
@@ -654,9 +651,6 @@ int scenario_release(struct forged *d, struct scenario *s, struct forge_err *err
 		if (sc->image_digest[0])
 			forge_image_unpin(&d->paths, sc->image_digest, s->id, NULL);
 		sc->have_record = false;
-		if (sc->log_fd >= 0)
-			close(sc->log_fd);
-		sc->log_fd = -1;
 	}
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);

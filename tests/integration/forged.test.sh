@@ -170,11 +170,12 @@ test_watch_logs_inspect() {
 	assert_contains "$out" "uid map: 0" "inspect shows the uid map"
 	fctl destroy "$id" >/dev/null
 	fd_stop
-	# a template whose containers print on start
+	# a template whose learner prints on start, again once forged has been
+	# restarted (its init writes the log, not forged), then floods its output
 	mkdir -p "$T_TMP/tpl"
 	cp "$T_REPO/templates/"*.yaml "$T_REPO/templates/schema.json" "$T_TMP/tpl/"
 	sed -e 's/^  name: netplus/  name: logdemo/' \
-		-e 's/"exec sleep 2147483647"/"echo to-the-log; exec sleep 2147483647"/' \
+		-e 's|"exec sleep 2147483647"|"echo to-the-log; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo while-forged-was-down; yes \| head -c 1200000; exec sleep 2147483647"|' \
 		"$T_REPO/templates/netplus.yaml" >"$T_TMP/tpl/logdemo.yaml"
 	fd_start "$FORGED" FORGE_TEMPLATES_DIR="$T_TMP/tpl" || return
 	id=$(fctl spawn logdemo) || { fail "spawn logdemo"; fd_stop; return; }
@@ -183,6 +184,18 @@ test_watch_logs_inspect() {
 	assert_contains "$out" "to-the-log" "logs shows what the container printed"
 	out=$(fctl logs "$id" nosuch 2>&1)
 	assert_contains "$out" "no log for nosuch" "logs of an unknown container"
+	fd_stop # the scenario keeps running
+	local init
+	init=$(pgrep -f -x forge-init | while read -r p; do
+		grep -q "/$id/learner_vm" "/proc/$p/cgroup" 2>/dev/null && echo "$p"; done | head -1)
+	[ -n "$init" ] && nsenter -t "$init" -U -m touch /tmp/go ||
+		fail "could not reach the learner while forged was down"
+	sleep 1
+	fd_start "$FORGED" FORGE_TEMPLATES_DIR="$T_TMP/tpl" || return
+	out=$(fctl logs "$id" learner_vm | head -c 100)
+	assert_contains "$out" "while-forged-was-down" "the log goes on while forged is down"
+	assert_eq 1048576 "$(stat -c %s "$T_ROOT/var/lib/forge/scenarios/$id/logs/learner_vm.log")" \
+		"a flood stops at the log's bound (1 MiB)"
 	fctl destroy "$id" >/dev/null
 	fd_stop
 }

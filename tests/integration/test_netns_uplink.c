@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The allowlist egress uplink (netns/netns.h: forge_net_uplink,
- * forge_net_uplink_get, forge_net_uplink_sweep) as root against the real
+ * forge_net_uplink_get, forge_net_uplink_sweep, forge_net_uplink_remove) as root against the real
  * kernel. The real host namespace is never touched: every test makes a fake
  * host namespace (ext0 203.0.113.1/24, IPv4 forwarding on, a route to
  * 198.51.100.0/24) and behind it an "internet" namespace (wan0
@@ -723,21 +723,30 @@ static void test_fault_injection(void **state)
 
 /* What a crashed forged left is found by alias and comment and swept; a
  * live scenario is kept. */
-static void test_sweep(void **state)
+/* After a sweep or a removal: scenario gone's host end and host rules are
+ * gone, scenario "live"'s are still there. */
+static void expect_only_live_uplink(const char *gone, const char *after)
 {
-	(void)state;
-	char hub_path[128];
-	const struct forge_topology *orphan = lab(1, "orph", true);
-	int ns[2];
+	char tag[64];
+	snprintf(tag, sizeof(tag), PREFIX ":%s:uplink", gone);
+	expect_true(!host_has_uplink_of(gone), "%s's host end survived %s", gone, after);
+	expect_true(host_has_uplink_of("live"), "%s took the live uplink", after);
+	char *listing = cmd(T.host, "nft list table inet " HOST_TABLE);
+	expect_true(!strstr(listing, tag) && strstr(listing, PREFIX ":live:uplink"),
+		    "host table after %s:\n%s", after, listing);
+	free(listing);
+}
 
-	/* The "crash": a child builds the scenario and exits without a teardown.
-	 * Its hub stays alive through the bind mount it leaves in T.dir. */
+/* The "crash": a child builds the scenario with its uplink and exits without
+ * a teardown. Its hub stays alive through the bind mount it leaves in T.dir. */
+static void crash_build(const struct forge_topology *t)
+{
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct forge_net *n = NULL;
 		struct forge_err err = {0};
-		if (forge_net_create(orphan, PREFIX, T.dir, &n, &err) < 0 ||
+		if (forge_net_create(t, PREFIX, T.dir, &n, &err) < 0 ||
 		    forge_net_uplink(n, T.host, &err) < 0)
 			_exit(1);
 		_exit(0);
@@ -745,6 +754,16 @@ static void test_sweep(void **state)
 	int ws;
 	assert_int_equal(waitpid(pid, &ws, 0), pid);
 	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+}
+
+static void test_sweep(void **state)
+{
+	(void)state;
+	char hub_path[128];
+	const struct forge_topology *orphan = lab(1, "orph", true);
+	int ns[2];
+
+	crash_build(orphan);
 	snprintf(hub_path, sizeof(hub_path), "%s/" PREFIX "-orph", T.dir);
 	expect_true(host_has_uplink_of("orph"), "the orphan's host end is not there");
 
@@ -754,13 +773,7 @@ static void test_sweep(void **state)
 	struct forge_err err = {0};
 	int rc = forge_net_uplink_sweep(T.host, PREFIX, live, 1, &err);
 	expect_true(rc == 0, "sweep: %d %s", rc, err.msg);
-	expect_true(!host_has_uplink_of("orph"), "the orphan's host end survived the sweep");
-	expect_true(host_has_uplink_of("live"), "the sweep took the live uplink");
-	char *listing = cmd(T.host, "nft list table inet " HOST_TABLE);
-	expect_true(!strstr(listing, PREFIX ":orph:uplink") &&
-			strstr(listing, PREFIX ":live:uplink"),
-		    "host table after the sweep:\n%s", listing);
-	free(listing);
+	expect_only_live_uplink("orph", "the sweep");
 	expect_reach(ns[0], server, SERVER, HOST_EXT);
 
 	/* Another instance's prefix is not this one's to sweep. */
@@ -781,6 +794,34 @@ static void test_sweep(void **state)
 	free(now);
 	rc = forge_net_uplink_sweep(T.host, PREFIX, NULL, 0, &err);
 	expect_true(rc == 0, "sweep of nothing: %d %s", rc, err.msg);
+}
+
+/* A teardown after a restart (no forge_net any more): the one scenario's
+ * uplink goes by tag, the others' stay. */
+static void test_remove_one(void **state)
+{
+	(void)state;
+	char hub_path[128];
+	const struct forge_topology *gone = lab(1, "gone", true);
+	crash_build(gone);
+	snprintf(hub_path, sizeof(hub_path), "%s/" PREFIX "-gone", T.dir);
+	int ns[2];
+	build(0, lab(0, "live", true), ns);
+	expect_true(host_has_uplink_of("gone") && host_has_uplink_of("live"),
+		    "both host ends should be there");
+
+	struct forge_err err = {0};
+	int rc = forge_net_uplink_remove(T.host, PREFIX, "gone", &err);
+	expect_true(rc == 0, "remove: %d %s", rc, err.msg);
+	expect_only_live_uplink("gone", "the removal");
+	rc = forge_net_uplink_remove(T.host, PREFIX, "gone", &err);
+	expect_true(rc == 0, "removing it again: %d %s", rc, err.msg);
+	rc = forge_net_uplink_remove(T.host, PREFIX, "", &err);
+	expect_true(rc == -EINVAL, "an empty scenario id: %d", rc);
+
+	assert_int_equal(umount2(hub_path, MNT_DETACH), 0);
+	assert_int_equal(unlink(hub_path), 0);
+	destroy(0);
 }
 
 static void test_refusals(void **state)
@@ -819,6 +860,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_block_choice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fault_injection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_one, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	};
 
