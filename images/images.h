@@ -125,5 +125,11 @@ int forge_image_pin(const struct forge_paths *paths, const char *digest, const c
 		    struct forge_err *err);
 int forge_image_unpin(const struct forge_paths *paths, const char *digest, const char *scenario_id,
 		      struct forge_err *err);
+/* The same for several images at once, under one lock (a scenario's). A pin
+ * is not synced to disk: it matters only while its scenario lives. */
+int forge_image_pin_all(const struct forge_paths *paths, const char *const *digests, size_t n,
+			const char *scenario_id, struct forge_err *err);
+int forge_image_unpin_all(const struct forge_paths *paths, const char *const *digests, size_t n,
+			  const char *scenario_id, struct forge_err *err);
 
 #endif /* FORGE_IMAGES_H */

@@ -344,50 +344,69 @@ static int check_scenario_id(const char *digest, const char *id, struct forge_er
 	return 0;
 }
 
-int forge_image_pin(const struct forge_paths *paths, const char *digest, const char *scenario_id,
-		    struct forge_err *err)
+/* A pin is an empty file, refs/<digest>/<scenario>: no contents to tear, so
+ * it is made in place, and it is not synced. It only matters while its
+ * scenario lives, and no scenario outlives the machine: after a power loss
+ * a pin that did not reach the disk protects nothing that still runs, and
+ * one that did is removed by forged's recovery with its scenario. */
+int forge_image_pin_all(const struct forge_paths *paths, const char *const *digests, size_t n,
+			const char *scenario_id, struct forge_err *err)
 {
 	struct img_store s;
-	json_t *m = NULL;
-	int rc, dfd = -1;
+	int rc = 0;
 
-	rc = check_scenario_id(digest, scenario_id, err);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = check_scenario_id(digests[i], scenario_id, err);
 	if (rc < 0 || (rc = img_store_open(paths, true, &s, err)) < 0)
 		return rc;
 	rc = img_store_lock(&s, err);
-	if (rc < 0 || (rc = load_manifest(&s, digest, &m, err)) < 0)
-		goto out;
-	if (mkdirat(s.refs, digest + 7, 0700) < 0 && errno != EEXIST) {
-		rc = forge_err_errno(err, errno, "pin %s", digest);
-		goto out;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *digest = digests[i];
+		json_t *m = NULL;
+		if ((rc = load_manifest(&s, digest, &m, err)) < 0)
+			break;
+		json_decref(m);
+		if (mkdirat(s.refs, digest + 7, 0700) < 0 && errno != EEXIST) {
+			rc = forge_err_errno(err, errno, "pin %s", digest);
+			break;
+		}
+		int dfd = openat(s.refs, digest + 7, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int f = dfd < 0 ? -1
+				: openat(dfd, scenario_id,
+					 O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (f < 0)
+			rc = forge_err_errno(err, errno, "pin %s", digest);
+		else
+			close(f);
+		if (dfd >= 0)
+			close(dfd);
 	}
-	dfd = openat(s.refs, digest + 7, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		rc = forge_err_errno(err, errno, "pin %s", digest);
-	else
-		rc = forge_atomic_write(dfd, scenario_id, "", 0, 0600, err);
-out:
-	if (dfd >= 0)
-		close(dfd);
-	json_decref(m);
 	img_store_close(&s);
 	return rc;
 }
 
-int forge_image_unpin(const struct forge_paths *paths, const char *digest, const char *scenario_id,
-		      struct forge_err *err)
+int forge_image_pin(const struct forge_paths *paths, const char *digest, const char *scenario_id,
+		    struct forge_err *err)
+{
+	return forge_image_pin_all(paths, &digest, 1, scenario_id, err);
+}
+
+int forge_image_unpin_all(const struct forge_paths *paths, const char *const *digests, size_t n,
+			  const char *scenario_id, struct forge_err *err)
 {
 	struct img_store s;
-	int rc, dfd;
+	int rc = 0;
 
-	rc = check_scenario_id(digest, scenario_id, err);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = check_scenario_id(digests[i], scenario_id, err);
 	if (rc < 0 || (rc = img_store_open(paths, false, &s, err)) < 0)
 		return rc == -ENOENT ? (forge_err_clear(err), 0) : rc;
 	rc = img_store_lock(&s, err);
-	if (rc < 0)
-		goto out;
-	dfd = openat(s.refs, digest + 7, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd >= 0) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *digest = digests[i];
+		int dfd = openat(s.refs, digest + 7, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
 		if (unlinkat(dfd, scenario_id, 0) < 0 && errno != ENOENT)
 			rc = forge_err_errno(err, errno, "unpin %s %s", digest, scenario_id);
 		close(dfd);
@@ -395,9 +414,14 @@ int forge_image_unpin(const struct forge_paths *paths, const char *digest, const
 		if (rc == 0)
 			unlinkat(s.refs, digest + 7, AT_REMOVEDIR);
 	}
-out:
 	img_store_close(&s);
 	return rc;
+}
+
+int forge_image_unpin(const struct forge_paths *paths, const char *digest, const char *scenario_id,
+		      struct forge_err *err)
+{
+	return forge_image_unpin_all(paths, &digest, 1, scenario_id, err);
 }
 
 /* ------------------------------------------------------------ resolve */

@@ -9,12 +9,11 @@
  *   uid/gid maps, cgroup attach, release ─▶  opens the base layer, becomes the
  *                                          container's root, execs forge-init
  *   CONFIG (argv, env, caps, seccomp) ──▶  init reads it, waits for GO
- *   (network prestart hook)
  *   rootfs: idmapped lower layers + overlay, a detached mount
  *   GO + rootfs fd (SCM_RIGHTS) ───────▶   attach rootfs, /proc (masked), /dev,
- *                                          cgroup ns, /tmp, /run, pivot_root, hostname,
- *                                          caps, no_new_privs, seccomp,
- *                                          fork+exec the command
+ *   network prestart hook (meanwhile)      cgroup ns, /tmp, /run, pivot_root, hostname,
+ *                                          caps, no_new_privs, seccomp; waits
+ *   START ─────────────────────────────▶   fork+exec the command
  *                               ◀───────   READY | EXEC_FAILED | ERROR
  *                               ◀───────   EXIT (the command's wait status)
  *
@@ -1124,12 +1123,8 @@ int forge_container_launch(struct forge_runtime *rt, const struct forge_containe
 	}
 	free(config);
 	config = NULL;
-	if (spec->prestart)
-		rc = run_prestart(c, spec, err);
-	if (rc == 0) {
-		rootfd = build_rootfs(c, err);
-		rc = rootfd < 0 ? rootfd : 0;
-	}
+	rootfd = build_rootfs(c, err);
+	rc = rootfd < 0 ? rootfd : 0;
 	if (rc == 0)
 		rc = launch_finish(&l, c->name, err);
 	if (rc < 0)
@@ -1139,6 +1134,14 @@ int forge_container_launch(struct forge_runtime *rt, const struct forge_containe
 	rootfd = -1;
 	if (rc < 0) {
 		rc = forge_err_errno(err, -rc, "container %s: send rootfs to init", c->name);
+		goto fail;
+	}
+	/* init builds its mounts meanwhile */
+	if (spec->prestart && (rc = run_prestart(c, spec, err)) < 0)
+		goto fail;
+	rc = forge_sync_send(c->sock, MSG_START, 0, 0, -1, NULL);
+	if (rc < 0) {
+		rc = forge_err_errno(err, -rc, "container %s: start init", c->name);
 		goto fail;
 	}
 	*out = c;

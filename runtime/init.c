@@ -537,5 +537,9 @@ int main(void)
 	rc = forge_confine_self(cfg->caps, &in.prog, &what);
 	if (rc < 0)
 		child_fail(-rc, "%s", what);
+	/* The launcher wires the network while we set up; the command waits. */
+	n = forge_sync_recv(child_sock, &m, NULL, 0);
+	if (n <= 0 || m.type != MSG_START)
+		_exit(125); /* the launcher gave up on us */
 	run_init(&in);
 }

@@ -143,6 +143,7 @@ enum sync_type {
 	MSG_EXEC_FAILED, /* init → launcher: the command could not be exec'd */
 	MSG_ERROR,	 /* init → launcher: setup failed */
 	MSG_EXIT,	 /* init → launcher: the command's wait status */
+	MSG_START,	 /* launcher → init: the network is wired, run the command */
 };
 
 struct sync_msg {

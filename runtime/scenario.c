@@ -186,6 +186,18 @@ static char **merge_env(char **image_env, char **tpl_env)
 	return out;
 }
 
+/* Pins (or unpins) the images of the scenario's containers, in one call. */
+static int pin_images(struct forged *d, struct scenario *s, bool pin, struct forge_err *err)
+{
+	const char *digests[FORGED_MAX_CONTAINERS];
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_ctr && n < FORGED_MAX_CONTAINERS; i++)
+		if (s->ctr[i].image_digest[0])
+			digests[n++] = s->ctr[i].image_digest;
+	return pin ? forge_image_pin_all(&d->paths, digests, n, s->id, err)
+		   : forge_image_unpin_all(&d->paths, digests, n, s->id, err);
+}
+
 /* The container's log file, opened for append: its init writes the
  * command's output there (bounded), so the log goes on across forged
  * restarts. Returns the fd. */
@@ -544,9 +556,8 @@ int scenario_spawn(struct forged *d, const struct spawn_args *a, struct scenario
 		goto fail;
 	forged_event(d, s, scenario_state_name(SC_PENDING));
 	forged_crash_point("journal");
-	for (size_t i = 0; i < s->n_ctr; i++)
-		if ((rc = forge_image_pin(&d->paths, s->ctr[i].image_digest, s->id, err)))
-			goto fail;
+	if ((rc = pin_images(d, s, true, err)))
+		goto fail;
 	forged_crash_point("pin");
 	if ((rc = forge_net_create(&topo, d->paths.prefix, d->cfg.netns_dir, &s->net, err)))
 		goto fail;
@@ -646,12 +657,9 @@ int scenario_release(struct forged *d, struct scenario *s, struct forge_err *err
 	}
 	forged_crash_point("teardown-network");
 	s->hub_made = false;
-	for (size_t i = 0; i < s->n_ctr; i++) {
-		struct scenario_container *sc = &s->ctr[i];
-		if (sc->image_digest[0])
-			forge_image_unpin(&d->paths, sc->image_digest, s->id, NULL);
-		sc->have_record = false;
-	}
+	pin_images(d, s, false, NULL);
+	for (size_t i = 0; i < s->n_ctr; i++)
+		s->ctr[i].have_record = false;
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);
 	s->timer_fd = -1;
