@@ -167,6 +167,17 @@ int forge_container_spec_validate(const struct forge_container_spec *spec, struc
 	if (spec->cwd && spec->cwd[0] != '/')
 		return forge_err_set(err, -EINVAL, "spec: working dir \"%s\" is not absolute",
 				     spec->cwd);
+	size_t strings = (spec->cwd ? strlen(spec->cwd) : 1) + 1 +
+			 strlen(spec->hostname ? spec->hostname : spec->name) + 1 +
+			 sizeof("PATH=" FORGE_DEFAULT_PATH) + sizeof("HOME=/root");
+	for (const char *const *a = spec->argv; *a; a++)
+		strings += strlen(*a) + 1;
+	for (const char *const *e = spec->envp; e && *e; e++)
+		strings += strlen(*e) + 1;
+	if (strings > FORGE_INIT_STRINGS_MAX)
+		return forge_err_set(err, -E2BIG,
+				     "spec: command line and environment take %zu bytes (at most %u)",
+				     strings, FORGE_INIT_STRINGS_MAX);
 	if (spec->hostname && !hostname_is_valid(spec->hostname))
 		return forge_err_set(err, -EINVAL, "spec: invalid hostname \"%s\"", spec->hostname);
 	unsigned last = (unsigned)cap_max_bits() - 1;
@@ -786,12 +797,11 @@ static int build_config(const struct forge_container *c, const struct forge_cont
 		strings += strlen(*e) + 1;
 	size_t filter = (size_t)prog->len * sizeof(struct sock_filter);
 	size_t total = sizeof(struct init_config) + strings + filter;
-	if (total > FORGE_INIT_CONFIG_MAX)
+	if (total > FORGE_INIT_CONFIG_MAX) /* spec validation keeps this from happening */
 		return forge_err_set(err, -E2BIG,
 				     "container %s: command line and environment take %zu bytes "
 				     "(at most %u)",
-				     c->name, strings, FORGE_INIT_CONFIG_MAX - (unsigned)filter -
-							    (unsigned)sizeof(struct init_config));
+				     c->name, strings, FORGE_INIT_STRINGS_MAX);
 	char *buf = malloc(total);
 	if (!buf)
 		return forge_err_set(err, -ENOMEM, "container: out of memory");

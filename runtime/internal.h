@@ -169,6 +169,9 @@ ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags);
  * container's root (ids 0 in its user namespace). */
 #define FORGE_INIT_MAGIC      0x31494746u /* "FGI1" */
 #define FORGE_INIT_CONFIG_MAX (192u << 10)
+/* argv, environment, cwd and hostname together (the rest is the header and
+ * the BPF program, at most BPF_MAXINSNS instructions). */
+#define FORGE_INIT_STRINGS_MAX (FORGE_INIT_CONFIG_MAX - (BPF_MAXINSNS * 8u) - 1024u)
 enum {
 	INIT_NEW_NETNS = 1u << 0,	/* bring lo up: the netns is init's own */
 	INIT_DIE_WITH_PARENT = 1u << 1, /* SIGKILL init when the launcher dies */

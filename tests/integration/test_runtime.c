@@ -1111,6 +1111,39 @@ static void test_main_command_exec_failure(void **state)
 		    "message \"%s\"", st.message);
 }
 
+/* The command's output goes through init into the log file, up to the
+ * limit, counting what the file already held; the rest is dropped. */
+static void test_log_through_init(void **state)
+{
+	(void)state;
+	struct ctr k;
+	struct forge_exit_status st;
+	char path[PATH_MAX], buf[64] = "";
+	snprintf(path, sizeof(path), "%s/ctr.log", G.tmp);
+	int fd = track_fd(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "old\n", 4), 4);
+	const char *const argv[] = {"/bin/sh", "-c",
+				    "echo out; echo err >&2; yes | head -c 5000; exit 3", NULL};
+	ctr_init(&k, argv);
+	k.s.log_fd = fd;
+	k.s.log_limit = 1000;
+	struct forge_container *c = start_ok(&k);
+	close_fd(fd);
+	wait_ok(c, &st);
+	assert_true(st.exited);
+	assert_int_equal(st.code, 3);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	expect_true(sb.st_size == 1000, "log holds %lld bytes, not its 1000 limit",
+		    (long long)sb.st_size);
+	fd = track_fd(open(path, O_RDONLY | O_CLOEXEC));
+	assert_true(read(fd, buf, 12) == 12);
+	close_fd(fd);
+	assert_string_equal(buf, "old\nout\nerr\n");
+	assert_int_equal(unlink(path), 0);
+}
+
 /* ================================================================ stop */
 
 static void test_stop_forwards_sigterm(void **state)
@@ -1572,7 +1605,21 @@ static void test_spec_validation(void **state)
 	int file_fd = track_fd(open(G.self_exe, O_RDONLY | O_CLOEXEC));
 	assert_true(file_fd >= 0);
 	CASE(b.s.netns_fd = file_fd, "netns fd of a file", "not a network namespace", NULL);
+	CASE((b.s.log_fd = file_fd, b.s.log_limit = 4096), "log fd read-only", "log fd",
+	     "open for append");
 	close_fd(file_fd);
+	int pipe_fds[2];
+	pipe_tracked(pipe_fds);
+	CASE((b.s.log_fd = pipe_fds[1], b.s.log_limit = 4096), "log fd a pipe", "log fd",
+	     "regular file");
+	close_fd(pipe_fds[0]);
+	close_fd(pipe_fds[1]);
+	static const char *const big_env_fmt = "BIG=%0*d";
+	static char big[FORGE_PATH_MAX * 64];
+	snprintf(big, sizeof(big), big_env_fmt, (int)sizeof(big) - 8, 0);
+	const char *const huge_env[] = {big, big, big, big, NULL};
+	CASE(b.s.envp = huge_env, "environment over init's configuration limit",
+	     "command line and environment", "at most");
 #undef CASE
 
 	/* start applies the same validation and leaves nothing behind (the
@@ -1688,6 +1735,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_exec_into_ended_container, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_main_command_status_and_stdio, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_main_command_exec_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_log_through_init, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_forwards_sigterm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_kills_after_grace, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_signal_forwarded_to_command, setup, teardown),
