@@ -257,7 +257,6 @@ static int write_limits(const struct forge_cgroup *cg, const struct forge_limits
 	bool v2 = cg->layout->v2;
 	const char *mem = cg->path[v2 ? 0 : FORGE_CG_MEMORY];
 	const char *pids = cg->path[v2 ? 0 : FORGE_CG_PIDS];
-	const char *cpu = cg->path[v2 ? 0 : FORGE_CG_CPU];
 
 	if (l->memory_bytes != FORGE_LIMIT_NONE) {
 		snprintf(v, sizeof(v), "%" PRIu64, l->memory_bytes);
@@ -281,18 +280,29 @@ static int write_limits(const struct forge_cgroup *cg, const struct forge_limits
 		if (rc < 0)
 			return rc;
 	}
-	if (l->cpu_quota_us != FORGE_LIMIT_NONE) {
-		uint64_t period = l->cpu_period_us ? l->cpu_period_us : FORGE_CPU_PERIOD_US;
-		if (v2) {
-			snprintf(v, sizeof(v), "%" PRIu64 " %" PRIu64, l->cpu_quota_us, period);
-			rc = write_knob_at(cpu, "cpu.max", v, err);
-		} else {
-			snprintf(v, sizeof(v), "%" PRIu64, period);
-			rc = write_knob_at(cpu, "cpu.cfs_period_us", v, err);
-			if (rc == 0) {
-				snprintf(v, sizeof(v), "%" PRIu64, l->cpu_quota_us);
-				rc = write_knob_at(cpu, "cpu.cfs_quota_us", v, err);
-			}
+	return forge_cgroup_set_cpu(cg, l->cpu_quota_us, l->cpu_period_us, err);
+}
+
+int forge_cgroup_set_cpu(const struct forge_cgroup *cg, uint64_t quota_us, uint64_t period_us,
+			 struct forge_err *err)
+{
+	char v[64];
+	int rc = 0;
+	bool v2 = cg->layout->v2;
+	const char *cpu = cg->path[v2 ? 0 : FORGE_CG_CPU];
+
+	if (quota_us == FORGE_LIMIT_NONE)
+		return 0;
+	uint64_t period = period_us ? period_us : FORGE_CPU_PERIOD_US;
+	if (v2) {
+		snprintf(v, sizeof(v), "%" PRIu64 " %" PRIu64, quota_us, period);
+		rc = write_knob_at(cpu, "cpu.max", v, err);
+	} else {
+		snprintf(v, sizeof(v), "%" PRIu64, period);
+		rc = write_knob_at(cpu, "cpu.cfs_period_us", v, err);
+		if (rc == 0) {
+			snprintf(v, sizeof(v), "%" PRIu64, quota_us);
+			rc = write_knob_at(cpu, "cpu.cfs_quota_us", v, err);
 		}
 	}
 	return rc;

@@ -1094,7 +1094,12 @@ int forge_container_launch(struct forge_runtime *rt, const struct forge_containe
 		if (rc < 0)
 			goto fail;
 	}
-	rc = forge_cgroup_create(&rt->cg, spec->cgroup, &spec->limits, &c->cg, err);
+	/* The cpu quota waits for START: init's own set-up is Forge's work and
+	 * must not be throttled by the container's share (a 0.1-cpu container
+	 * would take tens of ms to start). Memory and pids hold from the start. */
+	struct forge_limits setup_limits = spec->limits;
+	setup_limits.cpu_quota_us = FORGE_LIMIT_NONE;
+	rc = forge_cgroup_create(&rt->cg, spec->cgroup, &setup_limits, &c->cg, err);
 	if (rc < 0)
 		goto fail;
 	rc = build_config(c, spec, prog, &config, &config_len, err);
@@ -1134,11 +1139,11 @@ int forge_container_launch(struct forge_runtime *rt, const struct forge_containe
 	free(config);
 	config = NULL;
 	rootfd = build_rootfs(c, err);
-	rc = rootfd < 0 ? rootfd : 0;
-	if (rc == 0)
-		rc = launch_finish(&l, c->name, err);
-	if (rc < 0)
+	if (rootfd < 0) {
+		rc = rootfd;
 		goto fail;
+	}
+	/* init reads it after its exec (the socket holds it meanwhile) */
 	rc = forge_sync_send(c->sock, MSG_GO, 0, 0, rootfd, NULL);
 	close(rootfd);
 	rootfd = -1;
@@ -1148,6 +1153,13 @@ int forge_container_launch(struct forge_runtime *rt, const struct forge_containe
 	}
 	/* init builds its mounts meanwhile */
 	if (spec->prestart && (rc = run_prestart(c, spec, err)) < 0)
+		goto fail;
+	/* The clone has exec'd long since (or failed: then we stop here). */
+	if ((rc = launch_finish(&l, c->name, err)) < 0)
+		goto fail;
+	rc = forge_cgroup_set_cpu(&c->cg, spec->limits.cpu_quota_us, spec->limits.cpu_period_us,
+				  err);
+	if (rc < 0)
 		goto fail;
 	rc = forge_sync_send(c->sock, MSG_START, 0, 0, -1, NULL);
 	if (rc < 0) {
@@ -1164,13 +1176,21 @@ fail:
 		close(sp[0]);
 	if (sp[1] >= 0)
 		close(sp[1]);
-	/* The clone is killed and reaped before its stack goes. */
+	/* The clone is killed and reaped before its stack goes; when it failed
+	 * on its own before its exec, its reason is the one to give. */
 	if (l.go_fd >= 0) {
 		close(l.go_fd);
 		l.go_fd = -1;
 	}
+	char name[sizeof(c->name)];
+	snprintf(name, sizeof(name), "%s", c->name);
 	forge_container_destroy(c, NULL);
-	launch_finish(&l, "", NULL);
+	struct forge_err clone_err = {0};
+	if (launch_finish(&l, name, &clone_err) < 0) {
+		rc = clone_err.code;
+		if (err)
+			*err = clone_err;
+	}
 	return rc;
 }
 

@@ -65,6 +65,9 @@ int forge_cgroup_create(const struct forge_cgroup_layout *layout, const char *re
 			const struct forge_limits *limits, struct forge_cgroup *cg,
 			struct forge_err *err);
 int forge_cgroup_attach(const struct forge_cgroup *cg, pid_t pid, struct forge_err *err);
+/* The cpu quota alone (FORGE_LIMIT_NONE: nothing written). */
+int forge_cgroup_set_cpu(const struct forge_cgroup *cg, uint64_t quota_us, uint64_t period_us,
+			 struct forge_err *err);
 int forge_cgroup_oom_kills(const struct forge_cgroup *cg, uint64_t *out);
 /* Limits and counters as JSON (memory max/current/oom_kill, pids max/current,
  * cpu quota/period/nr_throttled/throttled_usec). New reference. */
