@@ -17,7 +17,8 @@ CC        ?= gcc
 DEB_BUILD := gcc make pkg-config libc6-dev \
 	libsodium-dev libjansson-dev libseccomp-dev libcap-dev libcmocka-dev \
 	libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libyaml-dev \
-	libzstd-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev libselinux1-dev
+	libzstd-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev libselinux1-dev \
+	nettle-dev liblzma-dev libbz2-dev zlib1g-dev
 DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc jq xz-utils umoci zstd \
 	qemu-system-x86 linux-image-amd64 cpio kmod wrk nginx-light curl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
