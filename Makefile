@@ -18,7 +18,7 @@ DEB_BUILD := gcc make pkg-config libc6-dev \
 	libsodium-dev libjansson-dev libseccomp-dev libcap-dev libcmocka-dev \
 	libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libyaml-dev \
 	libzstd-dev libarchive-dev libmicrohttpd-dev libsqlite3-dev libselinux1-dev \
-	nettle-dev liblzma-dev libbz2-dev zlib1g-dev
+	nettle-dev liblzma-dev liblz4-dev libbz2-dev zlib1g-dev
 DEB_TEST  := busybox-static iproute2 nftables runc bubblewrap procps psmisc jq xz-utils umoci zstd \
 	qemu-system-x86 linux-image-amd64 cpio kmod wrk nginx-light curl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
@@ -37,7 +37,7 @@ pc_libs      = $(patsubst -larchive,$(ARCHIVE_LIBS),$(shell pkg-config --libs $(
 # formats; gzip, xz and zstd filters; the ustar/pax writer): its shared library would make
 # every binary load libxml2, ICU and libstdc++ at start (7 ms per forgectl run on the
 # reference VM). What those objects need stays shared, and --as-needed drops the rest.
-ARCHIVE_LIBS = -Wl,--gc-sections -Wl,-Bstatic -larchive -Wl,-Bdynamic -lnettle -llzma -lzstd -lbz2 -lz
+ARCHIVE_LIBS = -Wl,--gc-sections -Wl,-Bstatic -larchive -Wl,-Bdynamic -lnettle -llzma -lzstd -llz4 -lbz2 -lz
 
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-missing-field-initializers -Wvla

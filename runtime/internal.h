@@ -237,10 +237,6 @@ static inline int sys_pidfd_send_signal(int pidfd, int sig)
 {
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
-static inline pid_t sys_clone3(struct clone_args *args)
-{
-	return (pid_t)syscall(SYS_clone3, args, sizeof(*args));
-}
 static inline int sys_pivot_root(const char *new_root, const char *put_old)
 {
 	return (int)syscall(SYS_pivot_root, new_root, put_old);
