@@ -1025,7 +1025,7 @@ static pid_t clone_container(struct forge_container *c, const struct forge_conta
 	l->go_fd = go[1];
 	l->done_fd = done[0];
 	go[1] = done[0] = -1;
-out:
+out:;
 	const int spare[] = {own_net, null, go[0], go[1], done[0], done[1]};
 	for (size_t n = 0; n < sizeof(spare) / sizeof(spare[0]); n++)
 		if (spare[n] >= 0)

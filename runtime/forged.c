@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,33 @@ static int fail(const char *what, const struct forge_err *err)
 	forge_log(FORGE_LOG_ERROR, what, "error", err->msg, NULL);
 	fprintf(stderr, "forged: %s: %s\n", what, err->msg);
 	return 1;
+}
+
+/* A live scenario holds about a dozen descriptors (per container its pidfd
+ * and launch socket; the scenario's timer, hub and netlink sockets): the soft
+ * limit goes up to the hard one, and a limit that cannot hold max_live
+ * typical scenarios is said at start rather than found as EMFILE later. */
+static void raise_nofile(unsigned max_live)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rlim_t need = (rlim_t)max_live * 12 + 256;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		char have[32], want[32], live[16];
+		snprintf(have, sizeof(have), "%llu", (unsigned long long)rl.rlim_cur);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)need);
+		snprintf(live, sizeof(live), "%u", max_live);
+		forge_log(FORGE_LOG_WARN,
+			  "the open-files limit is below what max_live scenarios need; raise "
+			  "LimitNOFILE (ulimit -n) or lower max_live",
+			  "limit", have, "needed", want, "max_live", live, NULL);
+	}
 }
 
 int main(int argc, char **argv)
@@ -87,6 +115,7 @@ int main(int argc, char **argv)
 		return fail("paths", &err);
 	if (forged_config_load(&d.paths, config, &d.cfg, &err) < 0)
 		return fail("configuration", &err);
+	raise_nofile(d.cfg.max_live);
 	/* others may pass through <lib> (to forge-api's own directory and the
 	 * results it serves), never list it; every subdirectory has its own mode */
 	if (chmod(d.paths.lib, 0711) < 0) {
