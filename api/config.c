@@ -14,7 +14,6 @@
 #include "common/sat.h"
 
 #define CONF_FILE      "forge.conf"
-#define CONF_MAX       (256 * 1024)
 #define CONF_KEY_MAX   96
 #define DEV_JWT_SECRET "api-dev-jwt.secret"
 #define DEV_SAT_SECRET "sat-dev.secret"
@@ -320,58 +319,38 @@ static int set_any(struct api_config *c, const char *key, const char *v, const c
 
 /* ------------------------------------------------------------ sources */
 
-static char *trim(char *s)
+/* Keys already set from forge.conf: a key set twice is refused. */
+struct conf_seen {
+	struct api_config *c;
+	char keys[128][CONF_KEY_MAX];
+	size_t n;
+};
+
+/* One forge.conf pair (forge_conf_parse_file's callback). */
+static int conf_pair(void *ctx, const char *key, const char *val, const char *where,
+		     struct forge_err *err)
 {
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
+	struct conf_seen *seen = ctx;
+	if (!*key || strlen(key) >= CONF_KEY_MAX)
+		return forge_err_set(err, -EINVAL, "%s: bad key", where);
+	for (size_t i = 0; i < seen->n; i++)
+		if (strcmp(seen->keys[i], key) == 0)
+			return forge_err_set(err, -EINVAL, "%s: %s is set twice", where, key);
+	if (seen->n < sizeof(seen->keys) / sizeof(seen->keys[0]))
+		strcpy(seen->keys[seen->n++], key);
+	return set_any(seen->c, key, val, where, err);
 }
 
 static int load_file(struct api_config *c, struct forge_err *err)
 {
-	char path[FORGE_PATH_MAX + 16], where[FORGE_PATH_MAX + 32], *buf = NULL, *cur, *l;
-	char seen[128][CONF_KEY_MAX];
-	size_t n_seen = 0;
-	int rc, line = 0;
-
+	char path[FORGE_PATH_MAX + 16];
+	struct conf_seen *seen = calloc(1, sizeof(*seen));
+	if (!seen)
+		return forge_err_set(err, -ENOMEM, "config: out of memory");
+	seen->c = c;
 	snprintf(path, sizeof(path), "%s/%s", c->paths.etc, CONF_FILE);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : forge_err_errno(err, errno, "config %s", path);
-	rc = forge_read_fd(fd, path, &buf, NULL, CONF_MAX, err);
-	close(fd);
-	if (rc < 0)
-		return rc;
-	for (cur = buf; (l = strsep(&cur, "\n"));) {
-		line++;
-		char *s = trim(l), *eq = strchr(s, '=');
-		snprintf(where, sizeof(where), "%s:%d", path, line);
-		if (!*s || *s == '#')
-			continue;
-		if (!eq) {
-			rc = forge_err_set(err, -EINVAL, "%s: expected key = value", where);
-			break;
-		}
-		*eq = '\0';
-		char *key = trim(s), *val = trim(eq + 1);
-		if (!*key || strlen(key) >= CONF_KEY_MAX) {
-			rc = forge_err_set(err, -EINVAL, "%s: bad key", where);
-			break;
-		}
-		for (size_t i = 0; i < n_seen && !rc; i++)
-			if (strcmp(seen[i], key) == 0)
-				rc = forge_err_set(err, -EINVAL, "%s: %s is set twice", where, key);
-		if (rc)
-			break;
-		if (n_seen < sizeof(seen) / sizeof(seen[0]))
-			strcpy(seen[n_seen++], key);
-		if ((rc = set_any(c, key, val, where, err)))
-			break;
-	}
-	free(buf);
+	int rc = forge_conf_parse_file(path, false, conf_pair, seen, err);
+	free(seen);
 	return rc;
 }
 

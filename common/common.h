@@ -126,6 +126,19 @@ int forge_read_knob(int dirfd, const char *path, char **out, size_t *len, size_t
  * O_WRONLY|O_CLOEXEC, one write. Error names the path. */
 int forge_write_knob(int dirfd, const char *path, const char *value, struct forge_err *err);
 
+/* ------------------------------------------------------------------ forge.conf */
+
+/* "key = value" lines, blank lines and '#' comments; both daemons read it. */
+#define FORGE_CONF_MAX (256 * 1024)
+/* Called for each pair, key and value trimmed; where is "path:line". */
+typedef int (*forge_conf_fn)(void *ctx, const char *key, const char *val, const char *where,
+			     struct forge_err *err);
+/* Parses path (at most FORGE_CONF_MAX bytes), stopping at the first error
+ * (a line without '=', or what fn returns). A missing file is no error
+ * unless must_exist. */
+int forge_conf_parse_file(const char *path, bool must_exist, forge_conf_fn fn, void *ctx,
+			  struct forge_err *err);
+
 /* ------------------------------------------------------------------ capabilities */
 
 /* "NET_RAW", "cap_net_raw", "CAP_NET_RAW" -> bit number (libcap's table);

@@ -374,18 +374,26 @@ static bool rel_is_valid(const char *rel)
 	return rel[strlen(rel) - 1] != '/' && !strstr(rel, "//");
 }
 
-int forge_cgroup_create(const struct forge_cgroup_layout *layout, const char *rel,
-			const struct forge_limits *limits, struct forge_cgroup *cg,
-			struct forge_err *err)
+/* cg describes <base>/<rel> in layout, nothing on disk yet. */
+static int cgroup_init(const struct forge_cgroup_layout *layout, const char *rel,
+		       struct forge_cgroup *cg, struct forge_err *err)
 {
-	int rc = 0;
-
 	memset(cg, 0, sizeof(*cg));
 	cg->layout = layout;
 	if (!rel_is_valid(rel))
 		return forge_err_set(err, -EINVAL, "cgroup: invalid cgroup name \"%s\"",
 				     rel ? rel : "");
 	snprintf(cg->rel, sizeof(cg->rel), "%s", rel);
+	return 0;
+}
+
+int forge_cgroup_create(const struct forge_cgroup_layout *layout, const char *rel,
+			const struct forge_limits *limits, struct forge_cgroup *cg,
+			struct forge_err *err)
+{
+	int rc = cgroup_init(layout, rel, cg, err);
+	if (rc < 0)
+		return rc;
 
 	for (int i = 0; i < nctl(layout); i++) {
 		/* A concurrent remover may delete an empty parent between our
@@ -531,12 +539,9 @@ int forge_cgroup_remove(struct forge_cgroup *cg, struct forge_err *err)
 int forge_cgroup_open(const struct forge_cgroup_layout *layout, const char *rel,
 		      struct forge_cgroup *cg, struct forge_err *err)
 {
-	memset(cg, 0, sizeof(*cg));
-	cg->layout = layout;
-	if (!rel_is_valid(rel))
-		return forge_err_set(err, -EINVAL, "cgroup: invalid cgroup name \"%s\"",
-				     rel ? rel : "");
-	snprintf(cg->rel, sizeof(cg->rel), "%s", rel);
+	int rc = cgroup_init(layout, rel, cg, err);
+	if (rc < 0)
+		return rc;
 	for (int i = 0; i < nctl(layout); i++) {
 		struct stat st;
 		snprintf(cg->path[i], sizeof(cg->path[i]), "%s/%s", layout->base[i], rel);

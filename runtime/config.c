@@ -14,8 +14,6 @@
 #include "common/sat.h"
 #include "runtime/forged.h"
 
-#define CONF_MAX (64 * 1024)
-
 static const char *const keys[] = {
     "max_live",	   "api_user",	  "forge_group", "templates_dir",
     "policy_dir",  "policy_pin",  "netns_dir",	 "cgroup_root",
@@ -67,47 +65,11 @@ static int set_key(struct forged_config *cfg, const char *key, const char *val,
 	return 0;
 }
 
-static char *trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
-static int load_file(struct forged_config *cfg, const char *path, bool must_exist,
+/* One forge.conf pair: forged's own keys (forge_conf_parse_file's callback). */
+static int conf_pair(void *ctx, const char *key, const char *val, const char *where,
 		     struct forge_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return errno == ENOENT && !must_exist ? 0
-						      : forge_err_errno(err, errno, "config %s", path);
-	char *buf = NULL;
-	int rc = forge_read_fd(fd, path, &buf, NULL, CONF_MAX, err);
-	close(fd);
-	if (rc)
-		return rc;
-	int line = 0;
-	for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l && rc == 0;
-	     l = strtok_r(NULL, "\n", &save)) {
-		line++;
-		l = trim(l);
-		if (!*l || *l == '#')
-			continue;
-		char *eq = strchr(l, '=');
-		char where[FORGE_PATH_MAX + 32];
-		snprintf(where, sizeof(where), "%s:%d", path, line);
-		if (!eq) {
-			rc = forge_err_set(err, -EINVAL, "%s: expected key = value", where);
-			break;
-		}
-		*eq = '\0';
-		rc = set_key(cfg, trim(l), trim(eq + 1), where, err);
-	}
-	free(buf);
-	return rc;
+	return set_key(ctx, key, val, where, err);
 }
 
 int forged_config_load(const struct forge_paths *p, const char *file, struct forged_config *cfg,
@@ -142,7 +104,7 @@ int forged_config_load(const struct forge_paths *p, const char *file, struct for
 		snprintf(path, sizeof(path), "%s/forge.conf", p->etc);
 		file = path;
 	}
-	if ((rc = load_file(cfg, file, file != path, err)))
+	if ((rc = forge_conf_parse_file(file, file != path, conf_pair, cfg, err)))
 		return rc;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char name[64];

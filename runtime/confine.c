@@ -23,16 +23,9 @@
 
 /* ================================================================= sync */
 
-int forge_sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
+ssize_t forge_send_fd(int sock, const void *buf, size_t len, int fd)
 {
-	struct sync_msg m = {.type = type, .err = e, .wstatus = wstatus};
-	if (fmt) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(m.text, sizeof(m.text), fmt, ap);
-		va_end(ap);
-	}
-	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -52,17 +45,16 @@ int forge_sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const c
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(m) ? 0 : -(n < 0 ? errno : EPROTO);
+	return n < 0 ? -errno : n;
 }
 
-/* Receives one message; *fd gets a passed descriptor or -1. 0 at EOF. */
-ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags)
+ssize_t forge_recv_fd(int sock, void *buf, size_t len, int *fd, int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	struct msghdr mh = {.msg_iov = &iov,
 			    .msg_iovlen = 1,
 			    .msg_control = u.buf,
@@ -85,7 +77,29 @@ ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags)
 				close(got);
 		}
 	}
-	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+	return (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? -EPROTO : n;
+}
+
+int forge_sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
+{
+	struct sync_msg m = {.type = type, .err = e, .wstatus = wstatus};
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(m.text, sizeof(m.text), fmt, ap);
+		va_end(ap);
+	}
+	ssize_t n = forge_send_fd(sock, &m, sizeof(m), fd);
+	return n == (ssize_t)sizeof(m) ? 0 : (n < 0 ? (int)n : -EPROTO);
+}
+
+/* Receives one message; *fd gets a passed descriptor or -1. 0 at EOF. */
+ssize_t forge_sync_recv(int sock, struct sync_msg *m, int *fd, int flags)
+{
+	ssize_t n = forge_recv_fd(sock, m, sizeof(*m), fd, flags);
+	if (n <= 0)
+		return n;
+	if (n != (ssize_t)sizeof(*m))
 		return -EPROTO;
 	m->text[sizeof(m->text) - 1] = '\0';
 	return n;

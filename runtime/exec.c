@@ -96,28 +96,6 @@ static int open_container_pty(int *slave)
 	return m;
 }
 
-/* The helper's report, with the pty master in tty mode. */
-static void helper_report_send(int ctl, const struct helper_report *r, int fd)
-{
-	struct iovec iov = {.iov_base = (void *)r, .iov_len = sizeof(*r)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	(void)!sendmsg(ctl, &mh, MSG_NOSIGNAL);
-}
-
 static void __attribute__((noreturn))
 run_exec_command(const struct forge_container *c, const struct forge_exec_spec *spec,
 		 const struct forge_seccomp_prog *prog, char *const *envp, int fds[3], int ep)
@@ -182,36 +160,8 @@ run_helper(struct forge_container *c, const struct forge_exec_spec *spec,
 		run_exec_command(c, spec, prog, envp, fds, ep);
 	}
 	struct helper_report r = {.pid = pid};
-	helper_report_send(ctl, &r, master);
+	(void)forge_send_fd(ctl, &r, sizeof(r), master); /* with the pty master in tty mode */
 	_exit(0);
-}
-
-/* The helper's report; *fd gets the pty master it passed, or -1. */
-static ssize_t helper_report_recv(int ctl, struct helper_report *r, int *fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {.iov_base = r, .iov_len = sizeof(*r)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-	ssize_t n;
-	do
-		n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	*fd = -1;
-	if (n > 0)
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-				int got;
-				memcpy(&got, CMSG_DATA(cm), sizeof(int));
-				if (*fd < 0)
-					*fd = got;
-				else
-					close(got);
-			}
-	return n;
 }
 
 static int capture_read(struct capture *cap)
@@ -385,7 +335,7 @@ int forge_container_exec(struct forge_container *c, const struct forge_exec_spec
 	out[1] = errp[1] = ep[1] = ctl[1] = -1;
 
 	struct helper_report hr = {0};
-	ssize_t n = helper_report_recv(ctl[0], &hr, &master);
+	ssize_t n = forge_recv_fd(ctl[0], &hr, sizeof(hr), &master, 0);
 	waitpid(helper, NULL, 0);
 	if (n != (ssize_t)sizeof(hr) || hr.err || hr.pid <= 0 || (spec->tty && master < 0)) {
 		hr.text[sizeof(hr.text) - 1] = '\0';

@@ -156,6 +156,13 @@ struct sync_msg {
 	char text[244];
 };
 
+/* One datagram of len bytes, with descriptor fd attached (fd < 0: none).
+ * Returns the bytes sent or -errno. */
+ssize_t forge_send_fd(int sock, const void *buf, size_t len, int fd);
+/* One datagram into buf; *fd (may be NULL) gets a passed descriptor or -1,
+ * any other is closed. Returns its length, 0 at EOF, -EPROTO when it or its
+ * descriptors were truncated, or -errno. */
+ssize_t forge_recv_fd(int sock, void *buf, size_t len, int *fd, int flags);
 int forge_sync_send(int sock, uint32_t type, int e, int wstatus, int fd, const char *fmt, ...)
     FORGE_PRINTF(6, 7);
 /* Receives one message; *fd gets a passed descriptor or -1. 0 at EOF. */

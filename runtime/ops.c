@@ -150,6 +150,16 @@ static json_t *arg_argv(struct op_ctx *o)
 	return argv;
 }
 
+/* What an exec names: the scenario, its argv and the running container;
+ * NULL with the reply sent otherwise. */
+static struct scenario_container *arg_exec_target(struct op_ctx *o, struct scenario **s,
+						  json_t **argv)
+{
+	*s = arg_scenario(o);
+	*argv = *s ? arg_argv(o) : NULL;
+	return *argv ? arg_running_container(o, *s) : NULL;
+}
+
 /* ------------------------------------------------------------ spawn */
 
 /* The jti store: one file per token id under <lib>/sat-jti holding its
@@ -359,9 +369,9 @@ static json_t *exec_in_worker(void *ctx)
 static void op_exec(struct op_ctx *o)
 {
 	struct forge_err err = {0};
-	struct scenario *s = arg_scenario(o);
-	json_t *argv = s ? arg_argv(o) : NULL;
-	struct scenario_container *sc = argv ? arg_running_container(o, s) : NULL;
+	struct scenario *s;
+	json_t *argv;
+	struct scenario_container *sc = arg_exec_target(o, &s, &argv);
 	if (!sc)
 		return;
 	const char *name = sc->name;
@@ -656,9 +666,9 @@ static void op_attach(struct op_ctx *o)
 {
 	if (!o->local)
 		return reply_err(o, FORGE_E_FORBIDDEN, NULL, "interactive exec is for local operators");
-	struct scenario *s = arg_scenario(o);
-	json_t *argv = s ? arg_argv(o) : NULL;
-	struct scenario_container *sc = argv ? arg_running_container(o, s) : NULL;
+	struct scenario *s;
+	json_t *argv;
+	struct scenario_container *sc = arg_exec_target(o, &s, &argv);
 	if (!sc)
 		return;
 	const char *name = sc->name;
