@@ -42,6 +42,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/peers/netlib.sh
+. "$here/netlib.sh"
 cts=(learner_vm router target_server)
 declare -A image=([learner_vm]=LEARNER [router]=ROUTER [target_server]=WEB)
 idbase=100000
@@ -214,15 +216,6 @@ for ct in "${cts[@]}"; do
 	ip netns attach "$name-$ct" "$pid"
 done
 
-# veth CONTAINER_INDEX IFACE_INDEX CONTAINER BRIDGE ADDR
-veth() {
-	local c=$1 i=$2 ct=$3 br=$4 addr=$5 ns=$name-$3 alias="fbench:$name:$3:eth$2"
-	ip -n "$hub" link add "v$c.$i" mtu 1500 alias "$alias" type veth \
-		peer name "eth$i" mtu 1500 alias "$alias" netns "$ns"
-	ip -n "$hub" link set "v$c.$i" master "$br" up
-	ip -n "$ns" addr add "$addr/24" dev "eth$i"
-	ip -n "$ns" link set "eth$i" up
-}
 veth 0 0 learner_vm br0 10.10.0.10
 veth 1 0 router br0 10.10.0.1
 veth 1 1 router br1 10.20.0.1
@@ -233,53 +226,11 @@ for ct in "${cts[@]}"; do
 done
 ip -n "$name-target_server" route add default via 10.20.0.1
 
-# sysctls CONTAINER FORWARDING IFACES...: the per-namespace knobs, one process per namespace
-sysctls() {
-	local ct=$1 fwd=$2 i
-	shift 2
-	local args=("net.ipv4.ip_forward=$fwd")
-	if [ $v6 = 1 ]; then
-		args+=(net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-			net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0)
-		for i in "$@"; do args+=("net.ipv6.conf.$i.accept_ra=0"); done
-	fi
-	ip netns exec "$name-$ct" sysctl -q -w "${args[@]}"
-}
 sysctls learner_vm 0 eth0
 sysctls router 1 eth0 eth1
 sysctls target_server 0 eth0
 
-ruleset='
-table inet fbench {
-	chain input {
-		type filter hook input priority 0; policy drop;
-		iifname "lo" accept
-		meta nfproto ipv4 ct state established,related accept
-		ip saddr 10.10.0.0/24 accept
-		ip saddr 10.20.0.0/24 accept
-		counter limit rate 10/second log prefix "FORGE_EGRESS_DENY " drop
-	}
-	chain forward {
-		type filter hook forward priority 0; policy drop;
-		meta nfproto ipv4 ct state established,related accept
-		ip saddr 10.10.0.0/24 ip daddr 10.10.0.0/24 accept
-		ip saddr 10.10.0.0/24 ip daddr 10.20.0.0/24 accept
-		ip saddr 10.20.0.0/24 ip daddr 10.10.0.0/24 accept
-		ip saddr 10.20.0.0/24 ip daddr 10.20.0.0/24 accept
-		counter limit rate 10/second log prefix "FORGE_EGRESS_DENY " drop
-	}
-	chain output {
-		type filter hook output priority 0; policy drop;
-		oifname "lo" accept
-		meta nfproto ipv4 ct state established,related accept
-		ip daddr 10.10.0.0/24 accept
-		ip daddr 10.20.0.0/24 accept
-		counter limit rate 10/second log prefix "FORGE_EGRESS_DENY " drop
-	}
-}'
-for ct in "${cts[@]}"; do
-	ip netns exec "$name-$ct" nft -f - <<<"$ruleset"
-done
+nft_all
 
 for ct in "${cts[@]}"; do
 	runc --root "$runc_root" start "$name-$ct"
