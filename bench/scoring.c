@@ -35,20 +35,13 @@
 #include <unistd.h>
 
 #include "scoring/scoring.h"
+#include "bench/bench.h"
 
 #define MAX_RUNS 10000
 /* The bench's own fixed time: the results' manifests never see the clock. */
 #define BENCH_TIME 1767225600
 
 extern char **environ;
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------ the netplus result */
 
@@ -138,12 +131,12 @@ static long long forge_once(const struct forge_paths *p, struct netplus *n, cons
 	long long t0, t1;
 
 	n->facts.scenario_id = scenario;
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (forge_results_write(p, &n->in, NULL, audit, NULL, &err) < 0) {
 		printf("error forge %s: %s\n", scenario, err.msg);
 		return -1;
 	}
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	return t1 - t0;
 }
 
@@ -213,11 +206,11 @@ static long long peer_once(const char *dir, const char *key, unsigned long round
 	char *const sum_argv[] = {"sha256sum", score, tarball, NULL};
 	char *const sign_argv[] = {"openssl", "pkeyutl", "-sign", "-inkey", (char *)key, "-rawin",
 				   "-in",     manifest,	 "-out",  sig,	    NULL};
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (peer_run(tar_argv, NULL, log) < 0 || peer_run(sum_argv, manifest, log) < 0 ||
 	    peer_run(sign_argv, NULL, log) < 0)
 		return -1;
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	return t1 - t0;
 }
 
@@ -267,31 +260,16 @@ static int peer_prepare(const char *dir, const struct forge_paths *p, const stru
 
 /* ------------------------------------------------------------ statistics */
 
-static int cmp_ll(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* median (mean of the middle two for an even count), p10, p90 (nearest rank), min; ms. */
 static void stats(long long *v, int n, double out[4])
 {
 	int k10 = (n + 9) / 10, k90 = (9 * n + 9) / 10;
 
-	qsort(v, (size_t)n, sizeof(*v), cmp_ll);
+	qsort(v, (size_t)n, sizeof(*v), bench_cmp_ll);
 	out[0] = (n % 2 ? (double)v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0) / 1e6;
 	out[1] = (double)v[(k10 < 1 ? 1 : k10) - 1] / 1e6;
 	out[2] = (double)v[(k90 > n ? n : k90) - 1] / 1e6;
 	out[3] = (double)v[0] / 1e6;
-}
-
-static int positive(const char *s, int max)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	return *s && !*end && v >= 0 && v <= max ? (int)v : -1;
 }
 
 static void usage(void)
@@ -320,10 +298,10 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--peer-key") == 0)
 			key = argv[i + 1];
 		else if (strcmp(argv[i], "--runs") == 0 &&
-			 (runs = positive(argv[i + 1], MAX_RUNS)) > 0)
+			 (runs = bench_count(argv[i + 1], 0, MAX_RUNS)) > 0)
 			continue;
 		else if (strcmp(argv[i], "--warmup") == 0 &&
-			 (warmup = positive(argv[i + 1], 1000)) >= 0)
+			 (warmup = bench_count(argv[i + 1], 0, 1000)) >= 0)
 			continue;
 		else
 			break;

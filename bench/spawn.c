@@ -67,6 +67,7 @@
 
 #include "common/common.h"
 #include "common/proto.h"
+#include "bench/bench.h"
 
 #define CALL_TIMEOUT_MS 120000
 #define MAX_DENSITY	1000
@@ -151,13 +152,6 @@ static void sample(int id, long long ns)
 	s->v[s->n++] = ns;
 }
 
-static int cmp_ll(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Nearest rank: the smallest sample with at least p of them at or below it. */
 static long long pct(const long long *v, size_t n, double p)
 {
@@ -172,7 +166,7 @@ static void print_stats(void)
 		struct series *s = &series[i];
 		if (s->n == 0)
 			continue;
-		qsort(s->v, s->n, sizeof(*s->v), cmp_ll);
+		qsort(s->v, s->n, sizeof(*s->v), bench_cmp_ll);
 		double med = s->n % 2 ? (double)s->v[s->n / 2]
 				      : ((double)s->v[s->n / 2 - 1] + (double)s->v[s->n / 2]) / 2;
 		/* ns series print in ms; counts as they are */
@@ -197,14 +191,6 @@ struct bench {
 
 static unsigned long serial; /* correlation ids: fbench-spawn-<n> */
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* One round trip; on an error reply prints it and returns -1. rep is
  * filled on success and must be cleared by the caller. */
 static int call(struct bench *b, const char *op, json_t *args, struct forge_proto_reply *rep,
@@ -214,9 +200,9 @@ static int call(struct bench *b, const char *op, json_t *args, struct forge_prot
 	char cid[48];
 
 	snprintf(cid, sizeof(cid), "fbench-spawn-%lu", serial++);
-	long long t0 = now_ns();
+	long long t0 = bench_now_ns();
 	int rc = forge_proto_call(b->fd, op, cid, args, CALL_TIMEOUT_MS, rep, &err);
-	long long t1 = now_ns();
+	long long t1 = bench_now_ns();
 	if (elapsed)
 		*elapsed = t1 - t0;
 	if (rc < 0) {
@@ -340,47 +326,8 @@ static void print_rss(pid_t pid, long live)
  * (posix_spawn to reap), or -1 when it could not run or did not exit 0. */
 static long long peer_step(const char *script, const char *step, const char *name, const char *log)
 {
-	posix_spawn_file_actions_t fa;
 	char *const argv[] = {(char *)script, (char *)step, (char *)name, NULL};
-	pid_t pid;
-	int status = 0, rc;
-
-	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (logfd < 0 || nullfd < 0) {
-		printf("error open %s: %s\n", log, strerror(errno));
-		if (logfd >= 0)
-			close(logfd);
-		if (nullfd >= 0)
-			close(nullfd);
-		return -1;
-	}
-	dprintf(logfd, "--- %s %s\n", step, name);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
-	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
-	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
-	long long t0 = now_ns();
-	rc = posix_spawn(&pid, script, &fa, NULL, argv, environ);
-	while (rc == 0 && waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			rc = errno;
-			break;
-		}
-	long long t1 = now_ns();
-	posix_spawn_file_actions_destroy(&fa);
-	close(logfd);
-	close(nullfd);
-	if (rc != 0) {
-		printf("error peer %s: %s\n", script, strerror(rc));
-		return -1;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		printf("error peer %s %s %s failed (status 0x%x), log in %s\n", script, step, name,
-		       status, log);
-		return -1;
-	}
-	return t1 - t0;
+	return bench_run_timed(argv, log, false);
 }
 
 /* What the kernel counts for forged's main thread. */
@@ -522,7 +469,7 @@ static int density(struct bench *b, int n)
 			rc = -1;
 		}
 	}
-	long long t0 = now_ns();
+	long long t0 = bench_now_ns();
 	for (int i = up - 1; i >= 0; i--) {
 		if (destroy_one(b, ids[i], &ns) < 0) {
 			rc = -1;
@@ -530,7 +477,7 @@ static int density(struct bench *b, int n)
 		}
 		sample(DENSITY_DESTROY, ns);
 	}
-	printf("density destroy_all %lld\n", now_ns() - t0);
+	printf("density destroy_all %lld\n", bench_now_ns() - t0);
 	print_rss(b->forged, 0);
 	return rc;
 }
@@ -557,22 +504,22 @@ static int fsync_probe(const char *dir, int runs)
 				close(fd);
 			break;
 		}
-		long long t0 = now_ns();
+		long long t0 = bench_now_ns();
 		rc = fsync(fd);
-		long long t1 = now_ns();
+		long long t1 = bench_now_ns();
 		close(fd);
 		if (rc == 0)
 			rc = renameat(dfd, "probe.tmp", dfd, "probe");
-		long long t2 = now_ns();
+		long long t2 = bench_now_ns();
 		if (rc == 0)
 			rc = fsync(dfd);
-		long long t3 = now_ns();
+		long long t3 = bench_now_ns();
 		if (rc == 0 && write(afd, buf, 300) != 300)
 			rc = -1;
-		long long t4 = now_ns();
+		long long t4 = bench_now_ns();
 		if (rc == 0)
 			rc = fdatasync(afd);
-		long long t5 = now_ns();
+		long long t5 = bench_now_ns();
 		if (rc == 0) {
 			sample(FSYNC_FILE, t1 - t0);
 			sample(FSYNC_DIR, t3 - t2);
@@ -588,14 +535,6 @@ static int fsync_probe(const char *dir, int runs)
 	unlinkat(dfd, "append.log", 0);
 	close(dfd);
 	return rc;
-}
-
-static int count(const char *s, int min, int max)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	return (*s && !*end && v >= min && v <= max) ? (int)v : -1;
 }
 
 static void usage(void)
@@ -639,17 +578,18 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		i++;
-		if (strcmp(a, "--runs") == 0 && (runs = count(v, 1, 100000)) > 0)
+		if (strcmp(a, "--runs") == 0 && (runs = bench_count(v, 1, 100000)) > 0)
 			continue;
-		if (strcmp(a, "--warmup") == 0 && (warmup = count(v, 0, 1000)) >= 0)
+		if (strcmp(a, "--warmup") == 0 && (warmup = bench_count(v, 0, 1000)) >= 0)
 			continue;
-		if (strcmp(a, "--density") == 0 && (dens = count(v, 0, MAX_DENSITY)) >= 0)
+		if (strcmp(a, "--density") == 0 && (dens = bench_count(v, 0, MAX_DENSITY)) >= 0)
 			continue;
-		if (strcmp(a, "--pid") == 0 && (b.forged = count(v, 1, 1 << 30)) > 0)
+		if (strcmp(a, "--pid") == 0 && (b.forged = bench_count(v, 1, 1 << 30)) > 0)
 			continue;
-		if (strcmp(a, "--also-pid") == 0 && (alt.forged = count(v, 1, 1 << 30)) > 0)
+		if (strcmp(a, "--also-pid") == 0 && (alt.forged = bench_count(v, 1, 1 << 30)) > 0)
 			continue;
-		if (strcmp(a, "--settle-ms") == 0 && (b.settle_ms = count(v, 0, 10000)) >= 0) {
+		if (strcmp(a, "--settle-ms") == 0 &&
+		    (b.settle_ms = bench_count(v, 0, 10000)) >= 0) {
 			alt.settle_ms = b.settle_ms;
 			continue;
 		}

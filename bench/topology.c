@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "netns/netns.h"
+#include "bench/bench.h"
 
 #define PREFIX	     "fbench"
 #define N_CT	     3
@@ -65,14 +66,6 @@ struct scenario {
 
 static char netns_dir[64];
 static unsigned long serial; /* makes every scenario id unique in this process */
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void add_subnet(struct forge_topology *t, const char *name, const char *net)
 {
@@ -171,62 +164,25 @@ static long long forge_once(void)
 
 	if (netplus(&s.t) < 0)
 		return -1;
-	long long t0 = now_ns();
+	long long t0 = bench_now_ns();
 	if (build(&s) < 0)
 		return -1;
 	teardown(&s);
-	return now_ns() - t0;
+	return bench_now_ns() - t0;
 }
 
 /* One timed peer run: SCRIPT NAME, output to log; the elapsed ns, or -1. */
 static long long peer_once(const char *script, const char *log, const char *prefix,
 			   unsigned long round)
 {
-	posix_spawn_file_actions_t fa;
 	char name[64];
-	pid_t pid;
-	int status, rc;
 
 	if (prefix)
 		snprintf(name, sizeof(name), "%s-%lu", prefix, round);
 	else
 		snprintf(name, sizeof(name), "fbench-%ld-%lu", (long)getpid(), round);
 	char *const argv[] = {(char *)script, name, NULL};
-	int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (logfd < 0 || nullfd < 0) {
-		printf("error open %s: %s\n", log, strerror(errno));
-		if (logfd >= 0)
-			close(logfd);
-		if (nullfd >= 0)
-			close(nullfd);
-		return -1;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
-	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
-	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
-	long long t0 = now_ns();
-	rc = posix_spawn(&pid, script, &fa, NULL, argv, environ);
-	while (rc == 0 && waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			rc = errno;
-			break;
-		}
-	long long t1 = now_ns();
-	posix_spawn_file_actions_destroy(&fa);
-	close(logfd);
-	close(nullfd);
-	if (rc != 0) {
-		printf("error peer %s: %s\n", script, strerror(rc));
-		return -1;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		printf("error peer %s %s failed (status 0x%x), log in %s\n", script, name, status,
-		       log);
-		return -1;
-	}
-	return t1 - t0;
+	return bench_run_timed(argv, log, true);
 }
 
 /* Network namespaces allocated in the kernel: objects of the net_namespace
@@ -263,14 +219,15 @@ static long netns_objs(void)
 static long settle(void)
 {
 	long last = netns_objs();
-	long long since = now_ns(), start = since;
+	long long since = bench_now_ns(), start = since;
 
-	while (last >= 0 && now_ns() - since < 50000000LL && now_ns() - start < 3000000000LL) {
+	while (last >= 0 && bench_now_ns() - since < 50000000LL &&
+	       bench_now_ns() - start < 3000000000LL) {
 		usleep(1000);
 		long n = netns_objs();
 		if (n != last) {
 			last = n;
-			since = now_ns();
+			since = bench_now_ns();
 		}
 	}
 	return last;
@@ -290,11 +247,11 @@ static void probe_free(int alive)
 		return;
 	}
 	long during = netns_objs();
-	long long t0 = now_ns();
+	long long t0 = bench_now_ns();
 	teardown(&probe);
 	for (;;) {
 		long n = netns_objs();
-		long long dt = now_ns() - t0;
+		long long dt = bench_now_ns() - t0;
 		if (during > before && n >= 0 && n <= before) {
 			printf("netns_free %d %.3f\n", alive, (double)dt / 1e6);
 			return;
@@ -345,14 +302,6 @@ static int scaling(const int *alive, size_t n_alive, int runs)
 	return rc;
 }
 
-static int positive(const char *s, int max)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	return (*s && !*end && v >= 0 && v <= max) ? (int)v : -1;
-}
-
 static void usage(void)
 {
 	fprintf(stderr,
@@ -385,11 +334,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		i++;
-		if (strcmp(a, "--runs") == 0 && (runs = positive(v, 100000)) > 0)
+		if (strcmp(a, "--runs") == 0 && (runs = bench_count(v, 0, 100000)) > 0)
 			continue;
-		if (strcmp(a, "--warmup") == 0 && (warmup = positive(v, 1000)) >= 0)
+		if (strcmp(a, "--warmup") == 0 && (warmup = bench_count(v, 0, 1000)) >= 0)
 			continue;
-		if (strcmp(a, "--scaling-runs") == 0 && (scaling_runs = positive(v, 10000)) > 0)
+		if (strcmp(a, "--scaling-runs") == 0 &&
+		    (scaling_runs = bench_count(v, 0, 10000)) > 0)
 			continue;
 		if (strcmp(a, "--peer") == 0) {
 			peer = v;
@@ -409,7 +359,7 @@ int main(int argc, char **argv)
 			n_alive = 0;
 			for (char *w = strtok_r(buf, ",", &save); w;
 			     w = strtok_r(NULL, ",", &save)) {
-				int n = positive(w, MAX_ALIVE);
+				int n = bench_count(w, 0, MAX_ALIVE);
 				if (n < 0 || n_alive == MAX_ALIVE_NS) {
 					usage();
 					return 2;
