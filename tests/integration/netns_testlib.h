@@ -36,6 +36,21 @@
 			fail_msg(__VA_ARGS__);                                                     \
 	} while (0)
 
+/* ---------------------------------------------------------------- fault injection */
+
+/* forge_net_fault_hook = fail_at makes the library fail with -EIO at the
+ * step named fault_step, counting the hits. */
+static const char *fault_step __attribute__((unused));
+static int fault_hits __attribute__((unused));
+
+static inline int fail_at(const char *step)
+{
+	if (strcmp(step, fault_step) != 0)
+		return 0;
+	fault_hits++;
+	return -EIO;
+}
+
 /* ---------------------------------------------------------------- tracked fds */
 
 /* Namespaces and sockets of the running test, closed by its teardown. */

@@ -669,17 +669,6 @@ static void test_block_choice(void **state)
 	run(T.host, "ip link del blocker");
 }
 
-static const char *fault_step;
-static int fault_hits;
-
-static int fail_at(const char *step)
-{
-	if (strcmp(step, fault_step) != 0)
-		return 0;
-	fault_hits++;
-	return -EIO;
-}
-
 static void test_fault_injection(void **state)
 {
 	(void)state;
