@@ -141,6 +141,46 @@ static inline void link_names(char *out, size_t outsz)
 
 /* ---------------------------------------------------------------- processes */
 
+/* ---------------------------------------------------------------- leak check */
+
+/* What a netns test must find unchanged after its teardown: the process's
+ * descriptors, its mounts under dir (the stand-in for /run/netns; the
+ * machine is shared, others may mount elsewhere), the thread's own network
+ * namespace and that namespace's links. */
+struct tl_snapshot {
+	long fds, mounts;
+	ino_t thread_netns;
+	char links[1024];
+};
+
+static inline void tl_snapshot_take(struct tl_snapshot *s, const char *dir)
+{
+	s->fds = count_entries("/proc/self/fd");
+	s->mounts = count_lines_with("/proc/self/mountinfo", dir);
+	s->thread_netns = netns_ino("/proc/thread-self/ns/net");
+	link_names(s->links, sizeof(s->links));
+}
+
+/* After the test's objects are gone: dir must be empty (it is removed) and
+ * nothing in the snapshot changed. Says what did and returns false. */
+static inline bool tl_nothing_left(const char *dir, const struct tl_snapshot *before)
+{
+	struct tl_snapshot now;
+	long left = count_entries(dir);
+	tl_snapshot_take(&now, dir);
+	rmdir(dir);
+	bool same = left == 0 && now.fds == before->fds && now.mounts == before->mounts &&
+		    now.thread_netns == before->thread_netns &&
+		    strcmp(now.links, before->links) == 0;
+	if (!same)
+		print_error("left behind or changed: %ld entries in %s, fds %ld -> %ld, mounts "
+			    "%ld -> %ld, thread netns %lu -> %lu, links \"%s\" -> \"%s\"\n",
+			    left, dir, before->fds, now.fds, before->mounts, now.mounts,
+			    (unsigned long)before->thread_netns, (unsigned long)now.thread_netns,
+			    before->links, now.links);
+	return same;
+}
+
 /* Runs argv inside namespace ns (the test's own when ns < 0); its stdout
  * and stderr, its exit status in *status. */
 static inline char *run_in(int ns, const char *const argv[], int *status)

@@ -52,27 +52,12 @@ enum { LEARNER, ROUTER, TARGET, N_CT };
 
 /* ---------------------------------------------------------------- state */
 
-struct snapshot {
-	long fds;
-	long mounts;
-	ino_t thread_netns;
-	char links[1024]; /* link names of the test's own namespace */
-};
 
 static struct {
-	struct snapshot before;
+	struct tl_snapshot before;
 	char dir[64]; /* stands in for /run/netns */
 	struct forge_net *nets[2];
 } T;
-
-static void snapshot_take(struct snapshot *s)
-{
-	s->fds = count_entries("/proc/self/fd");
-	/* The machine is shared: others may mount elsewhere. */
-	s->mounts = count_lines_with("/proc/self/mountinfo", T.dir);
-	s->thread_netns = netns_ino("/proc/thread-self/ns/net");
-	link_names(s->links, sizeof(s->links));
-}
 
 static int setup(void **state)
 {
@@ -83,32 +68,18 @@ static int setup(void **state)
 	snprintf(T.dir, sizeof(T.dir), "/tmp/forge-netns-XXXXXX");
 	if (!mkdtemp(T.dir))
 		return -1;
-	snapshot_take(&T.before);
+	tl_snapshot_take(&T.before, T.dir);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	struct snapshot now;
-
 	forge_net_fault_hook = NULL;
 	for (size_t i = 0; i < 2; i++)
 		forge_net_destroy(T.nets[i], NULL);
 	close_all_tracked();
-	long left = count_entries(T.dir);
-	snapshot_take(&now);
-	rmdir(T.dir);
-	bool same = left == 0 && now.fds == T.before.fds && now.mounts == T.before.mounts &&
-		    now.thread_netns == T.before.thread_netns &&
-		    strcmp(now.links, T.before.links) == 0;
-	if (!same)
-		print_error("left behind or changed: %ld entries in %s, fds %ld -> %ld, mounts "
-			    "%ld -> %ld, thread netns %lu -> %lu, links \"%s\" -> \"%s\"\n",
-			    left, T.dir, T.before.fds, now.fds, T.before.mounts, now.mounts,
-			    (unsigned long)T.before.thread_netns, (unsigned long)now.thread_netns,
-			    T.before.links, now.links);
-	return same ? 0 : -1;
+	return tl_nothing_left(T.dir, &T.before) ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- helpers */

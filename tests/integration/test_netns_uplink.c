@@ -54,29 +54,15 @@
 
 /* ---------------------------------------------------------------- state */
 
-struct snapshot {
-	long fds, mounts;
-	ino_t thread_netns;
-	char links[1024];
-};
 
 static struct {
-	struct snapshot before;
+	struct tl_snapshot before;
 	char *host_before; /* the fake host's state after set-up */
 	char dir[64];	   /* stands in for /run/netns */
 	int host, inet;	   /* the fake host and the internet behind it */
 	struct forge_net *nets[2];
 	struct forge_topology topo[2];
 } T;
-
-static void snapshot_take(struct snapshot *s)
-{
-	s->fds = count_entries("/proc/self/fd");
-	/* The machine is shared: others may mount elsewhere. */
-	s->mounts = count_lines_with("/proc/self/mountinfo", T.dir);
-	s->thread_netns = netns_ino("/proc/thread-self/ns/net");
-	link_names(s->links, sizeof(s->links));
-}
 
 /* ---------------------------------------------------------------- the fake host */
 
@@ -139,7 +125,7 @@ static int setup(void **state)
 	snprintf(T.dir, sizeof(T.dir), "/tmp/forge-uplink-XXXXXX");
 	if (!mkdtemp(T.dir))
 		return -1;
-	snapshot_take(&T.before);
+	tl_snapshot_take(&T.before, T.dir);
 	T.host = new_netns();
 	T.inet = new_netns();
 	run(T.host, "ip link add ext0 type veth peer name wan0 netns /proc/%d/fd/%d", (int)getpid(),
@@ -159,7 +145,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	struct snapshot now;
 	char *host_now = NULL;
 
 	forge_net_fault_hook = NULL;
@@ -172,18 +157,7 @@ static int teardown(void **state)
 	free(host_now);
 	free(T.host_before);
 	close_all_tracked();
-	long left = count_entries(T.dir);
-	snapshot_take(&now);
-	rmdir(T.dir);
-	bool same = left == 0 && now.fds == T.before.fds && now.mounts == T.before.mounts &&
-		    now.thread_netns == T.before.thread_netns &&
-		    strcmp(now.links, T.before.links) == 0;
-	if (!same)
-		print_error("left behind or changed: %ld entries in %s, fds %ld -> %ld, mounts "
-			    "%ld -> %ld, thread netns %lu -> %lu, links \"%s\" -> \"%s\"\n",
-			    left, T.dir, T.before.fds, now.fds, T.before.mounts, now.mounts,
-			    (unsigned long)T.before.thread_netns, (unsigned long)now.thread_netns,
-			    T.before.links, now.links);
+	bool same = tl_nothing_left(T.dir, &T.before);
 	return same && host_same ? 0 : -1;
 }
 
